@@ -1,0 +1,9 @@
+//! The AIStore admission webhook: validating and defaulting `AIStore` resources over TLS.
+
+pub mod admission;
+pub mod certs;
+pub mod cluster;
+pub mod metrics;
+pub mod patch;
+pub mod routes;
+pub mod server;
