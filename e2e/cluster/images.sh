@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
+# Build container images without a registry (buildah, FROM scratch) and import them into the
+# cluster's containerd (namespace k8s.io). Archives are cached in ~/.cache/ais-operator/images.
+#
+# Usage: images.sh build            build missing image archives
+#        images.sh import           build missing archives, import all into the running containerd
+#        images.sh dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]
+#                                   hook for the operator's own images: buildah bud with
+#                                   --build-arg BASE_IMAGE (default localhost/e2e/base:bookworm),
+#                                   then import into containerd if the cluster runs.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+
+IMG_DIR="$CACHE/images"
+IMAGES_SRC="$REPO/e2e/images"
+BUILDAH=(buildah --storage-driver vfs --root "$CACHE/buildah/root" --runroot "$CACHE/buildah/run")
+export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
+
+BASE_TAG=localhost/e2e/base:bookworm
+# name|tag of every image the cluster and its tests use
+IMAGES=(
+  "pause|localhost/e2e/pause:3.10"
+  "busybox|localhost/e2e/busybox:1"
+  "webhook|localhost/e2e/webhook:1"
+  "coredns|localhost/e2e/coredns:$COREDNS_VERSION"
+  "aisnode|localhost/aistore/aisnode:$AISTORE_VERSION"
+  "aisinit|localhost/aistore/aisinit:$AISTORE_VERSION"
+)
+
+# Debian's dynamically linked busybox (name lookups go through the image's glibc, not a static
+# copy of it). Fetched once with `apt-get download`, never installed.
+debian_busybox() {
+  local dir="$CACHE/debs"
+  if [[ ! -x "$dir/busybox/bin/busybox" ]]; then
+    mkdir -p "$dir"
+    (cd "$dir" && rm -f busybox_*.deb && apt-get download -q busybox >&2)
+    rm -rf "$dir/busybox" && dpkg-deb -x "$dir"/busybox_*.deb "$dir/busybox"
+  fi
+  echo "$dir/busybox/bin/busybox"
+}
+
+# A minimal root filesystem: passwd/group, /tmp, CA certificates, glibc and busybox in /bin.
+make_base_rootfs() {
+  local root=$1 applet lib busybox
+  busybox="$(debian_busybox)"
+  mkdir -p "$root"/{bin,etc/ssl/certs,tmp,root,home,var/tmp,usr/bin}
+  chmod 1777 "$root/tmp" "$root/var/tmp"
+  printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' \
+    'nonroot:x:65532:65532:nonroot:/home:/bin/false' >"$root/etc/passwd"
+  printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' 'nonroot:x:65532:' >"$root/etc/group"
+  echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/" 2>/dev/null || true
+  # glibc runtime of the host (Debian 12, like distroless/cc-debian12): dynamically linked binaries
+  # (e.g. the operator's Rust binaries and busybox) run on this base.
+  mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64"
+  ln -s usr/lib "$root/lib"
+  ln -s usr/lib64 "$root/lib64"
+  for lib in ld-linux-x86-64.so.2 libc.so.6 libm.so.6 libgcc_s.so.1 libdl.so.2 libpthread.so.0 \
+    librt.so.1 libresolv.so.2; do
+    cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$root/usr/lib/x86_64-linux-gnu/"
+  done
+  ln -s ../lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$root/usr/lib64/ld-linux-x86-64.so.2"
+  cp "$busybox" "$root/bin/busybox"
+  for applet in $("$busybox" --list); do
+    [[ "$applet" == busybox ]] || ln -sf busybox "$root/bin/$applet"
+  done
+}
+
+# commit_image <tag> <rootfs-dir> <entrypoint-json> [cmd-json]: FROM scratch + copy + commit + archive.
+commit_image() {
+  local tag=$1 root=$2 entrypoint=$3 cmd=${4:-} ctr archive
+  archive="$IMG_DIR/$(tr '/:' '__' <<<"$tag").tar"
+  ctr="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" copy "$ctr" "$root" / >/dev/null
+  "${BUILDAH[@]}" config --entrypoint "$entrypoint" --env PATH=/usr/bin:/bin --workingdir / "$ctr"
+  [[ -z "$cmd" ]] || "${BUILDAH[@]}" config --cmd "$cmd" "$ctr"
+  "${BUILDAH[@]}" commit -q --rm "$ctr" "$tag" >/dev/null
+  rm -f "$archive.tmp"
+  "${BUILDAH[@]}" push -q "$tag" "docker-archive:$archive.tmp:$tag"
+  mv "$archive.tmp" "$archive"
+  # keep only the Dockerfile base image in buildah's storage; the archives are the cache
+  if [[ "$tag" != "$BASE_TAG" ]]; then "${BUILDAH[@]}" rmi "$tag" >/dev/null; fi
+}
+
+go_bin() { # go_bin <src-dir> <out>
+  (cd "$1" && go build -ldflags "-s -w" -o "$2" main.go)
+}
+
+build_image() {
+  local name=$1 tag=$2 work
+  work="$(mktemp -d)"
+  case "$name" in
+    pause)
+      mkdir -p "$work/root"
+      go_bin "$IMAGES_SRC/pause" "$work/root/pause"
+      commit_image "$tag" "$work/root" '["/pause"]' ;;
+    busybox)
+      make_base_rootfs "$work/root"
+      mkdir -p "$work/root/www" && echo "hello from e2e busybox" >"$work/root/www/index.html"
+      commit_image "$tag" "$work/root" '["/bin/sh"]' ;;
+    webhook)
+      mkdir -p "$work/root"
+      go_bin "$IMAGES_SRC/webhook" "$work/root/webhook"
+      commit_image "$tag" "$work/root" '["/webhook"]' ;;
+    coredns)
+      mkdir -p "$work/root/etc/ssl/certs"
+      cp "$(bin coredns "$COREDNS_VERSION")" "$work/root/coredns"
+      commit_image "$tag" "$work/root" '["/coredns"]' ;;
+    aisnode | aisinit)
+      # Upstream (deploy/prod/k8s/*_container) puts the binary in /usr/bin of a distroless base
+      # and sets ENTRYPOINT ["<binary>"]; ours are static (CGO_ENABLED=0), on a busybox base.
+      make_base_rootfs "$work/root"
+      cp "$(bin "$name" "$AISTORE_VERSION")" "$work/root/usr/bin/$name"
+      commit_image "$tag" "$work/root" "[\"$name\"]" ;;
+  esac
+  rm -rf "$work"
+}
+
+ensure_base() {
+  local work stamp="$IMG_DIR/base.stamp"
+  if "${BUILDAH[@]}" inspect --type image "$BASE_TAG" >/dev/null 2>&1 &&
+    [[ "$(cat "$stamp" 2>/dev/null)" == "$(inputs_stamp)" ]]; then
+    return
+  fi
+  work="$(mktemp -d)"
+  make_base_rootfs "$work/root"
+  commit_image "$BASE_TAG" "$work/root" '["/bin/sh"]'
+  rm -rf "$work"
+  inputs_stamp >"$stamp"
+}
+
+archive_of() { echo "$IMG_DIR/$(tr '/:' '__' <<<"$1").tar"; }
+# Rebuild every image when this script, the versions or the image sources change.
+inputs_stamp() { cat "$0" "$HERE/versions.env" "$IMAGES_SRC"/*/main.go | sha256sum | cut -d' ' -f1; }
+
+build_all() {
+  local entry name tag
+  mkdir -p "$IMG_DIR"
+  exec 8>"$IMG_DIR/.lock"
+  flock 8
+  for entry in "${IMAGES[@]}"; do
+    name=${entry%%|*} tag=${entry#*|}
+    if [[ -s "$(archive_of "$tag")" && "$(cat "$(archive_of "$tag").stamp" 2>/dev/null)" == "$(inputs_stamp)" ]]; then
+      printf '%-10s cached  %s\n' "$name" "$tag"
+    else
+      build_image "$name" "$tag"
+      inputs_stamp >"$(archive_of "$tag").stamp"
+      printf '%-10s built   %s\n' "$name" "$tag"
+    fi
+  done
+}
+
+import_archive() {
+  ctr --address "$CONTAINERD_SOCK" -n k8s.io images import "$1" >/dev/null
+}
+
+import_all() {
+  [[ -S "$CONTAINERD_SOCK" ]] || die "containerd is not running ($CONTAINERD_SOCK)"
+  local entry
+  for entry in "${IMAGES[@]}"; do
+    import_archive "$(archive_of "${entry#*|}")"
+  done
+  echo "imported ${#IMAGES[@]} images into containerd (k8s.io)"
+}
+
+# Hook for the operator's images: images.sh dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]
+build_dockerfile() {
+  local tag=$1 dockerfile=$2 context=${3:-$(dirname "$2")} base=${4:-$BASE_TAG} archive
+  mkdir -p "$IMG_DIR"
+  ensure_base
+  "${BUILDAH[@]}" bud -q --pull-never --isolation chroot --build-arg "BASE_IMAGE=$base" \
+    -f "$dockerfile" -t "$tag" "$context"
+  archive="$(archive_of "$tag")"
+  rm -f "$archive"
+  "${BUILDAH[@]}" push -q "$tag" "docker-archive:$archive:$tag"
+  if [[ -S "$CONTAINERD_SOCK" ]]; then import_archive "$archive"; fi
+  echo "built $tag ($archive)"
+}
+
+case "${1:-import}" in
+  build) build_all ;;
+  import)
+    build_all
+    import_all
+    ;;
+  dockerfile) shift && build_dockerfile "$@" ;;
+  *) die "usage: $0 build|import|dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]" ;;
+esac

@@ -1,0 +1,118 @@
+//! Helpers for the end-to-end tests: `kubectl` against the cluster in `KUBECONFIG`, throwaway
+//! namespaces, and child processes that are always stopped.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The kubectl binary: `$KUBECTL`, else `kubectl` on PATH.
+pub fn kubectl_bin() -> String {
+    std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".to_string())
+}
+
+/// Fails the test with a clear message when there is no cluster to test against.
+pub fn require_cluster() {
+    let kubeconfig = std::env::var("KUBECONFIG").unwrap_or_default();
+    assert!(
+        !kubeconfig.is_empty() && std::path::Path::new(&kubeconfig).exists(),
+        "the e2e tests need a cluster: run `just cluster-up` and `export KUBECONFIG=$PWD/.cluster/kubeconfig` (or `just e2e`)"
+    );
+}
+
+/// Runs kubectl with `args` and optional stdin.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(kubectl_bin());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    let mut child = cmd.spawn().expect("running kubectl");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// kubectl that must succeed; returns stdout.
+pub fn kubectl_ok(args: &[&str], stdin: Option<&str>) -> String {
+    let out = kubectl(args, stdin);
+    assert!(
+        out.status.success(),
+        "kubectl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Retries `f` until it returns `Some` or `timeout` passes.
+pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A namespace deleted when dropped.
+#[derive(Debug)]
+pub struct Namespace(pub String);
+
+impl Namespace {
+    /// Creates `prefix-<random>` with `labels`.
+    pub fn create(prefix: &str, labels: &[(&str, &str)]) -> Self {
+        let name = format!("{prefix}-{:06x}", rand_u32() & 0xff_ffff);
+        kubectl_ok(&["create", "namespace", &name], None);
+        for (k, v) in labels {
+            kubectl_ok(&["label", "namespace", &name, &format!("{k}={v}")], None);
+        }
+        Self(name)
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = kubectl(&["delete", "namespace", &self.0, "--wait=false"], None);
+    }
+}
+
+/// A child process killed when dropped.
+#[derive(Debug)]
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A path from an environment variable, required.
+pub fn env_path(var: &str, hint: &str) -> PathBuf {
+    let value = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: {hint}"));
+    PathBuf::from(value)
+}
+
+fn rand_u32() -> u32 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// Applies the generated CRD and waits until the API server serves it.
+pub fn install_crd() {
+    require_cluster();
+    let crd = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds/ais.nvidia.com_aistores.yaml");
+    kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd.to_str().unwrap_or_default()], None);
+    eventually(Duration::from_secs(60), || {
+        let out = kubectl(
+            &["get", "crd", "aistores.ais.nvidia.com", "-o", r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#],
+            None,
+        );
+        (String::from_utf8_lossy(&out.stdout).trim() == "True").then_some(())
+    });
+}
