@@ -25,7 +25,7 @@ test:
 # Formatting check and clippy with warnings as errors.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets -- -D warnings
+    cargo clippy --workspace --all-targets --features ais-e2e/e2e -- -D warnings
 
 # Regenerate the CRD into deploy/crds/ and the Helm chart.
 crds:

@@ -30,7 +30,12 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = cmd.spawn().expect("running kubectl");
     if let Some(input) = stdin {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     child.wait_with_output().unwrap()
 }
@@ -54,7 +59,10 @@ pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < timeout, "condition not met within {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "condition not met within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -99,18 +107,37 @@ pub fn env_path(var: &str, hint: &str) -> PathBuf {
 }
 
 fn rand_u32() -> u32 {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     nanos ^ std::process::id().rotate_left(16)
 }
 
 /// Applies the generated CRD and waits until the API server serves it.
 pub fn install_crd() {
     require_cluster();
-    let crd = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds/ais.nvidia.com_aistores.yaml");
-    kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd.to_str().unwrap_or_default()], None);
+    let crd = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/crds/ais.nvidia.com_aistores.yaml");
+    kubectl_ok(
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            crd.to_str().unwrap_or_default(),
+        ],
+        None,
+    );
     eventually(Duration::from_secs(60), || {
         let out = kubectl(
-            &["get", "crd", "aistores.ais.nvidia.com", "-o", r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#],
+            &[
+                "get",
+                "crd",
+                "aistores.ais.nvidia.com",
+                "-o",
+                r#"jsonpath={.status.conditions[?(@.type=="Established")].status}"#,
+            ],
             None,
         );
         (String::from_utf8_lossy(&out.stdout).trim() == "True").then_some(())

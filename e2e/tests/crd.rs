@@ -28,25 +28,37 @@ fn aistore_docs(file: &std::path::Path) -> Vec<serde_json::Value> {
 fn every_reference_sample_applies_with_strict_validation() {
     install_crd();
     let ns = Namespace::create("e2e-crd", &[]);
-    let reference = std::env::var("AIS_REFERENCE_DIR").map_or_else(|_| repo().join("../shared/reference/data"), PathBuf::from);
+    let reference = std::env::var("AIS_REFERENCE_DIR")
+        .map_or_else(|_| repo().join("../shared/reference/data"), PathBuf::from);
     let mut applied = 0;
     for dir in std::fs::read_dir(&reference).unwrap() {
         let dir = dir.unwrap().path();
-        if !dir.file_name().unwrap().to_string_lossy().starts_with("samples-") {
+        if !dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("samples-")
+        {
             continue;
         }
         for file in std::fs::read_dir(&dir).unwrap() {
             let file = file.unwrap().path();
             for doc in aistore_docs(&file) {
                 let name = doc["metadata"]["name"].as_str().unwrap().to_string();
-                let out = kubectl(&["apply", "--validate=strict", "-n", &ns.0, "-f", "-"], Some(&doc.to_string()));
+                let out = kubectl(
+                    &["apply", "--validate=strict", "-n", &ns.0, "-f", "-"],
+                    Some(&doc.to_string()),
+                );
                 assert!(
                     out.status.success(),
                     "{}: {name}: {}",
                     file.display(),
                     String::from_utf8_lossy(&out.stderr)
                 );
-                kubectl_ok(&["delete", "aistore", "-n", &ns.0, &name, "--wait=false"], None);
+                kubectl_ok(
+                    &["delete", "aistore", "-n", &ns.0, &name, "--wait=false"],
+                    None,
+                );
                 applied += 1;
             }
         }
@@ -86,32 +98,84 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
 fn schema_defaults_and_cel_rules_match_the_reference() {
     install_crd();
     let ns = Namespace::create("e2e-cel", &[]);
-    kubectl_ok(&["apply", "-n", &ns.0, "-f", "-"], Some(&minimal("defaults", serde_json::json!({"tls": {"certificate": {"issuerRef": {"name": "ca"}}}}))));
-    let got: serde_json::Value = serde_json::from_str(&kubectl_ok(&["get", "aistore", "-n", &ns.0, "defaults", "-o", "json"], None)).unwrap();
+    kubectl_ok(
+        &["apply", "-n", &ns.0, "-f", "-"],
+        Some(&minimal(
+            "defaults",
+            serde_json::json!({"tls": {"certificate": {"issuerRef": {"name": "ca"}}}}),
+        )),
+    );
+    let got: serde_json::Value = serde_json::from_str(&kubectl_ok(
+        &["get", "aistore", "-n", &ns.0, "defaults", "-o", "json"],
+        None,
+    ))
+    .unwrap();
     assert_eq!(got["spec"]["publicNetDNSMode"], "IP");
-    assert_eq!(got["spec"]["targetSpec"]["scaleDownMode"], "safe_decommission");
+    assert_eq!(
+        got["spec"]["targetSpec"]["scaleDownMode"],
+        "safe_decommission"
+    );
     assert_eq!(got["spec"]["tls"]["certificate"]["mode"], "secret");
-    assert_eq!(got["spec"]["tls"]["certificate"]["issuerRef"]["kind"], "ClusterIssuer");
+    assert_eq!(
+        got["spec"]["tls"]["certificate"]["issuerRef"]["kind"],
+        "ClusterIssuer"
+    );
 
     let rejected = [
-        (serde_json::json!({"size": null}), "Invalid cluster size, it is either not specified or value is not valid"),
-        (serde_json::json!({"cleanupData": true}), "cleanupData requires cleanupMetadata to be enabled"),
-        (serde_json::json!({"stateStorage": {"emptyDir": {}, "pvc": {"storageClass": "x"}}}), "exactly one of hostPath, pvc, or emptyDir must be set"),
-        (serde_json::json!({"tls": {"secretName": "s", "certificate": {"issuerRef": {"name": "i"}}}}), "specify only one: secretName or certificate"),
-        (serde_json::json!({"auth": {"serviceURL": "https://x"}}), "exactly one of usernamePassword or tokenExchange must be specified when profileRef is not set"),
-        (serde_json::json!({"size": -2}), "spec.size: Invalid value: -2: spec.size in body should be greater than or equal to -1"),
-        (serde_json::json!({"targetSpec": {"scaleDownMode": "wipe"}}), "Unsupported value: \"wipe\""),
-        (serde_json::json!({"nodeImage": ""}), "spec.nodeImage in body should be at least 1 chars long"),
-        (serde_json::json!({"proxySpec": {"portPublic": null}}), "spec.proxySpec.portPublic: Required value"),
+        (
+            serde_json::json!({"size": null}),
+            "Invalid cluster size, it is either not specified or value is not valid",
+        ),
+        (
+            serde_json::json!({"cleanupData": true}),
+            "cleanupData requires cleanupMetadata to be enabled",
+        ),
+        (
+            serde_json::json!({"stateStorage": {"emptyDir": {}, "pvc": {"storageClass": "x"}}}),
+            "exactly one of hostPath, pvc, or emptyDir must be set",
+        ),
+        (
+            serde_json::json!({"tls": {"secretName": "s", "certificate": {"issuerRef": {"name": "i"}}}}),
+            "specify only one: secretName or certificate",
+        ),
+        (
+            serde_json::json!({"auth": {"serviceURL": "https://x"}}),
+            "exactly one of usernamePassword or tokenExchange must be specified when profileRef is not set",
+        ),
+        (
+            serde_json::json!({"size": -2}),
+            "spec.size: Invalid value: -2: spec.size in body should be greater than or equal to -1",
+        ),
+        (
+            serde_json::json!({"targetSpec": {"scaleDownMode": "wipe"}}),
+            "Unsupported value: \"wipe\"",
+        ),
+        (
+            serde_json::json!({"nodeImage": ""}),
+            "spec.nodeImage in body should be at least 1 chars long",
+        ),
+        (
+            serde_json::json!({"proxySpec": {"portPublic": null}}),
+            "spec.proxySpec.portPublic: Required value",
+        ),
     ];
     for (i, (patch, message)) in rejected.iter().enumerate() {
-        let out = kubectl(&["apply", "-n", &ns.0, "-f", "-"], Some(&minimal(&format!("bad-{i}"), patch.clone())));
+        let out = kubectl(
+            &["apply", "-n", &ns.0, "-f", "-"],
+            Some(&minimal(&format!("bad-{i}"), patch.clone())),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && stderr.contains(message), "case {i} ({patch}): expected {message:?}, got {stderr}");
+        assert!(
+            !out.status.success() && stderr.contains(message),
+            "case {i} ({patch}): expected {message:?}, got {stderr}"
+        );
     }
 
     let explain = kubectl_ok(&["explain", "aistore.spec.targetSpec.mounts.label"], None);
-    assert!(explain.contains("Mountpaths with the same label may share a disk"), "{explain}");
+    assert!(
+        explain.contains("Mountpaths with the same label may share a disk"),
+        "{explain}"
+    );
     let table = kubectl_ok(&["get", "ais", "-n", &ns.0], None);
     let header = table.lines().next().unwrap();
     for column in ["NAME", "STATE", "PROXIES", "TARGETS", "AGE"] {

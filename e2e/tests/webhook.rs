@@ -11,19 +11,29 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ais_e2e::{Namespace, Process, env_path, eventually, install_crd, kubectl, kubectl_ok, require_cluster};
+use ais_e2e::{
+    Namespace, Process, env_path, eventually, install_crd, kubectl, kubectl_ok, require_cluster,
+};
 use base64::Engine;
 
 const HOST_IP: &str = "10.244.0.1";
 
 fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
+    TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     buf.split_whitespace().nth(1)?.parse().ok()
@@ -55,7 +65,15 @@ mod tempfile_dir {
 fn setup() -> Webhook {
     require_cluster();
     let ns = Namespace::create("e2e-webhook", &[]);
-    kubectl_ok(&["label", "namespace", &ns.0, &format!("ais-e2e-webhook={}", ns.0)], None);
+    kubectl_ok(
+        &[
+            "label",
+            "namespace",
+            &ns.0,
+            &format!("ais-e2e-webhook={}", ns.0),
+        ],
+        None,
+    );
     install_crd();
 
     // Certificates for the Service name, from a throwaway CA.
@@ -64,28 +82,52 @@ fn setup() -> Webhook {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "e2e webhook ca");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "e2e webhook ca");
     let ca_cert = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let leaf_key = rcgen::KeyPair::generate().unwrap();
-    let leaf = rcgen::CertificateParams::new(vec![dns.clone()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
+    let leaf = rcgen::CertificateParams::new(vec![dns.clone()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
     let dir = tempfile_dir::Dir::new();
     std::fs::write(dir.0.join("tls.crt"), leaf.pem()).unwrap();
     std::fs::write(dir.0.join("tls.key"), leaf_key.serialize_pem()).unwrap();
 
     // The webhook process.
     let port = free_port(HOST_IP);
-    let health: SocketAddr = format!("127.0.0.1:{}", free_port("127.0.0.1")).parse().unwrap();
-    let bin = env_path("AIS_WEBHOOK_BIN", "build it with `cargo build -p ais-webhook` and point AIS_WEBHOOK_BIN at it (`just e2e` does)");
+    let health: SocketAddr = format!("127.0.0.1:{}", free_port("127.0.0.1"))
+        .parse()
+        .unwrap();
+    let bin = env_path(
+        "AIS_WEBHOOK_BIN",
+        "build it with `cargo build -p ais-webhook` and point AIS_WEBHOOK_BIN at it (`just e2e` does)",
+    );
     let child = Command::new(bin)
-        .args(["--listen-addr", &format!("{HOST_IP}:{port}"), "--health-addr", &health.to_string()])
-        .args(["--cert-dir", dir.0.to_str().unwrap(), "--cert-reload-interval", "1s", "--log-level", "info"])
+        .args([
+            "--listen-addr",
+            &format!("{HOST_IP}:{port}"),
+            "--health-addr",
+            &health.to_string(),
+        ])
+        .args([
+            "--cert-dir",
+            dir.0.to_str().unwrap(),
+            "--cert-reload-interval",
+            "1s",
+            "--log-level",
+            "info",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let process = Process(child);
-    eventually(Duration::from_secs(30), || (http_get(health, "/readyz") == Some(200)).then_some(()));
+    eventually(Duration::from_secs(30), || {
+        (http_get(health, "/readyz") == Some(200)).then_some(())
+    });
 
     // Service → EndpointSlice → host process; webhook configurations scoped to this namespace.
     let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca_cert.pem());
@@ -140,13 +182,33 @@ webhooks:
         ns = ns.0
     );
     kubectl_ok(&["apply", "-f", "-"], Some(&manifests));
-    Webhook { ns, _process: process, _dir: dir }
+    Webhook {
+        ns,
+        _process: process,
+        _dir: dir,
+    }
 }
 
 impl Drop for Webhook {
     fn drop(&mut self) {
-        let _ = kubectl(&["delete", "mutatingwebhookconfiguration", &self.ns.0, "--ignore-not-found"], None);
-        let _ = kubectl(&["delete", "validatingwebhookconfiguration", &self.ns.0, "--ignore-not-found"], None);
+        let _ = kubectl(
+            &[
+                "delete",
+                "mutatingwebhookconfiguration",
+                &self.ns.0,
+                "--ignore-not-found",
+            ],
+            None,
+        );
+        let _ = kubectl(
+            &[
+                "delete",
+                "validatingwebhookconfiguration",
+                &self.ns.0,
+                "--ignore-not-found",
+            ],
+            None,
+        );
     }
 }
 
@@ -156,7 +218,14 @@ fn aistore(name: &str, spec: &serde_json::Value) -> String {
 
 fn apply(ns: &str, doc: &str) -> (bool, String) {
     let out = kubectl(&["apply", "-n", ns, "-f", "-"], Some(doc));
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -167,21 +236,44 @@ fn the_api_server_calls_the_webhook_through_its_service() {
 
     // Invalid: rejected by our webhook, with every field path. Retried until the API server
     // has picked up the configuration.
-    let invalid = aistore("invalid", &serde_json::json!({"size": 0, "targetSpec": {"mounts": [{"path": "relative", "size": "1Gi"}]}}));
+    let invalid = aistore(
+        "invalid",
+        &serde_json::json!({"size": 0, "targetSpec": {"mounts": [{"path": "relative", "size": "1Gi"}]}}),
+    );
     let message = eventually(Duration::from_secs(60), || {
         let (ok, out) = apply(ns, &invalid);
         assert!(!ok, "an invalid AIStore was accepted: {out}");
-        out.contains("admission webhook \"vaistore.kb.io\" denied the request").then_some(out)
+        out.contains("admission webhook \"vaistore.kb.io\" denied the request")
+            .then_some(out)
     });
-    assert!(message.contains("spec.size: Invalid value: invalid cluster size 0"), "{message}");
-    assert!(message.contains("spec.targetSpec.mounts[0].path"), "{message}");
+    assert!(
+        message.contains("spec.size: Invalid value: invalid cluster size 0"),
+        "{message}"
+    );
+    assert!(
+        message.contains("spec.targetSpec.mounts[0].path"),
+        "{message}"
+    );
 
     // Minimal: name, size, mounts; created with the defaults filled in by the mutating webhook.
-    let (ok, out) = apply(ns, &aistore("minimal", &serde_json::json!({"size": 1, "targetSpec": {"mounts": mounts}})));
+    let (ok, out) = apply(
+        ns,
+        &aistore(
+            "minimal",
+            &serde_json::json!({"size": 1, "targetSpec": {"mounts": mounts}}),
+        ),
+    );
     assert!(ok, "{out}");
-    let got: serde_json::Value = serde_json::from_str(&kubectl_ok(&["get", "aistore", "-n", ns, "minimal", "-o", "json"], None)).unwrap();
+    let got: serde_json::Value = serde_json::from_str(&kubectl_ok(
+        &["get", "aistore", "-n", ns, "minimal", "-o", "json"],
+        None,
+    ))
+    .unwrap();
     let spec = &got["spec"];
-    assert_eq!(spec["nodeImage"], "docker.io/aistorage/aisnode:v4.9", "{spec}");
+    assert_eq!(
+        spec["nodeImage"], "docker.io/aistorage/aisnode:v4.9",
+        "{spec}"
+    );
     assert_eq!(spec["initImage"], "docker.io/aistorage/ais-init:v4.9");
     assert_eq!(spec["proxySpec"]["servicePort"], 51080);
     assert_eq!(spec["targetSpec"]["portPublic"], 51081);
@@ -190,21 +282,60 @@ fn the_api_server_calls_the_webhook_through_its_service() {
     assert_eq!(spec["publicNetDNSMode"], "IP");
 
     // A deprecated field: accepted, and the warning reaches kubectl.
-    let (ok, out) = apply(ns, &aistore("legacy", &serde_json::json!({"size": 1, "hostpathPrefix": "/etc/ais", "targetSpec": {"mounts": mounts}})));
+    let (ok, out) = apply(
+        ns,
+        &aistore(
+            "legacy",
+            &serde_json::json!({"size": 1, "hostpathPrefix": "/etc/ais", "targetSpec": {"mounts": mounts}}),
+        ),
+    );
     assert!(ok, "{out}");
     assert!(out.contains("Warning: spec.hostpathPrefix is deprecated and will be removed in a future release; use spec.stateStorage.hostPath.prefix instead"), "{out}");
 
     // Immutable field: rejected on update; a mutable one goes through.
-    let out = kubectl(&["patch", "aistore", "-n", ns, "minimal", "--type=merge", "-p", r#"{"spec":{"proxySpec":{"servicePort":52000}}}"#], None);
+    let out = kubectl(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            "minimal",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"proxySpec":{"servicePort":52000}}}"#,
+        ],
+        None,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "changing a port was accepted");
     assert!(stderr.contains("spec.proxySpec.servicePort: Forbidden: cannot update spec \"proxySpec\" for an existing cluster"), "{stderr}");
-    kubectl_ok(&["patch", "aistore", "-n", ns, "minimal", "--type=merge", "-p", r#"{"spec":{"size":2}}"#], None);
+    kubectl_ok(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            "minimal",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"size":2}}"#,
+        ],
+        None,
+    );
 
     // Cluster-context check: a state StorageClass that does not exist.
-    let (ok, out) = apply(ns, &aistore("no-class", &serde_json::json!({"size": 1, "stateStorage": {"pvc": {"storageClass": "does-not-exist"}}, "targetSpec": {"mounts": mounts}})));
+    let (ok, out) = apply(
+        ns,
+        &aistore(
+            "no-class",
+            &serde_json::json!({"size": 1, "stateStorage": {"pvc": {"storageClass": "does-not-exist"}}, "targetSpec": {"mounts": mounts}}),
+        ),
+    );
     assert!(!ok);
-    assert!(out.contains("required storage class 'does-not-exist' not found"), "{out}");
+    assert!(
+        out.contains("required storage class 'does-not-exist' not found"),
+        "{out}"
+    );
 
     // Deletion is never blocked.
     kubectl_ok(&["delete", "aistore", "-n", ns, "minimal", "legacy"], None);
