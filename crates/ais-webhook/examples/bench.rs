@@ -26,16 +26,23 @@ fn main() {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let cert_dir = dir.path().to_path_buf();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
-            let server = Server::start(&cert_dir, Duration::from_secs(3600), Settings::default()).await;
+            let server =
+                Server::start(&cert_dir, Duration::from_secs(3600), Settings::default()).await;
             addr_tx.send(server.addr).unwrap();
             std::future::pending::<()>().await;
         });
     });
     let addr = addr_rx.recv().unwrap();
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     println!("| endpoint | connections | seconds | reviews/s | p50 | p99 | max |");
     println!("|---|---|---|---|---|---|---|");
     for (name, path, body) in [
@@ -43,7 +50,10 @@ fn main() {
         (
             "mutate",
             MUTATE_PATH,
-            review("CREATE", serde_json::json!({"size": 3, "targetSpec": {"mounts": [{"path": "/d", "size": "1Gi"}]}})),
+            review(
+                "CREATE",
+                serde_json::json!({"size": 3, "targetSpec": {"mounts": [{"path": "/d", "size": "1Gi"}]}}),
+            ),
         ),
     ] {
         let conn = connector(&ca.cert_der, &[b"http/1.1"], false);
@@ -79,7 +89,11 @@ fn main() {
         latencies.sort();
         let n = latencies.len();
         let pct = |p: f64| {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                clippy::cast_precision_loss
+            )]
             let i = ((n as f64) * p) as usize;
             latencies[i.min(n - 1)]
         };
