@@ -1,6 +1,9 @@
 //! `ais-controller` library: the pure builders of every Kubernetes object the operator
-//! creates for an `AIStore` (the reconcile loop uses them).
+//! creates for an `AIStore`, and the reconcile loop that applies them.
 
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod metrics;
+pub mod reconcile;
+pub mod render;

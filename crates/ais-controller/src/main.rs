@@ -1,15 +1,29 @@
 //! `ais-controller`: reconciles `AIStore` resources into running AIStore clusters.
-//!
-//! This first version serves the side port (health, readiness, metrics) and prints the CRD;
-//! the reconcile loop is tracked in the controller issue. It reports not-ready until then, so
-//! a Deployment of it never claims to manage clusters.
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use ais_common::health::{Readiness, serve_until_signal};
+use ais_common::health::{Readiness, router};
+use ais_common::shutdown::signal_received;
 use ais_common::telemetry::{self, LogFormat};
+use ais_controller::build::{self, Facts, PodSettings};
+use ais_controller::metrics::Metrics;
+use ais_controller::reconcile::{Context, error_policy, reconcile};
+use ais_crd::{AIStore, Defaults};
+use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{Controller, watcher};
+use kube::{Client, Resource};
+
+/// Label every owned object carries; the watches of owned kinds select on it.
+const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=ais-operator";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +32,28 @@ use clap::{Parser, Subcommand};
     about = "AIStore operator controller"
 )]
 struct Args {
+    /// Namespaces to watch (repeat or comma-separate); all namespaces when empty.
+    #[arg(long, env = "AIS_WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
+    /// Cluster DNS domain of pod and Service names.
+    #[arg(long, env = "KUBERNETES_CLUSTER_DOMAIN", default_value = build::DEFAULT_CLUSTER_DOMAIN)]
+    cluster_domain: String,
+    /// aisnode image for specs that name none.
+    #[arg(long, env = "AIS_DEFAULT_NODE_IMAGE", default_value = ais_crd::defaults::DEFAULT_NODE_IMAGE)]
+    default_node_image: String,
+    /// ais-init image for specs that name none.
+    #[arg(long, env = "AIS_DEFAULT_INIT_IMAGE", default_value = ais_crd::defaults::DEFAULT_INIT_IMAGE)]
+    default_init_image: String,
+    /// imagePullPolicy of the aisnode and ais-init containers (default: Always, as the reference
+    /// operator). `IfNotPresent` or `Never` for air-gapped clusters with preloaded images.
+    #[arg(long, env = "AIS_IMAGE_PULL_POLICY")]
+    ais_image_pull_policy: Option<String>,
+    /// CPU request and limit of the ais-init container (default: 1).
+    #[arg(long, env = "AIS_INIT_CPU")]
+    init_cpu: Option<String>,
+    /// Memory request and limit of the ais-init container (default: 1Gi).
+    #[arg(long, env = "AIS_INIT_MEMORY")]
+    init_memory: Option<String>,
     /// Address of the plain-HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "AIS_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     health_addr: SocketAddr,
@@ -35,24 +71,184 @@ struct Args {
 enum Command {
     /// Print the AIStore CustomResourceDefinition as YAML.
     Crd,
+    /// Print every object the operator would create for the AIStores in a manifest, without a
+    /// cluster.
+    Render {
+        /// The manifest (other kinds in it are skipped).
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+    },
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
+        _ => Ok(()),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::Crd) = args.command {
-        let yaml = ais_crd::crd::aistore_crd_yaml()?;
-        return match std::io::stdout().lock().write_all(yaml.as_bytes()) {
-            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
-            _ => Ok(()),
-        };
+    let pods = PodSettings {
+        image_pull_policy: args.ais_image_pull_policy.clone(),
+        init_cpu: args.init_cpu.clone(),
+        init_memory: args.init_memory.clone(),
+    };
+    match &args.command {
+        Some(Command::Crd) => return write_stdout(&ais_crd::crd::aistore_crd_yaml()?),
+        Some(Command::Render { file }) => {
+            let defaults = Defaults {
+                node_image: args.default_node_image.clone(),
+                init_image: args.default_init_image.clone(),
+            };
+            let facts = Facts {
+                cluster_domain: args.cluster_domain.clone(),
+                defaults,
+                pods,
+                ..Facts::default()
+            };
+            return write_stdout(&ais_controller::render::render_file(file, &facts)?);
+        }
+        None => {}
     }
     telemetry::init(args.log_format, &args.log_level)?;
-    serve_until_signal(
-        args.health_addr,
-        Readiness::default(),
-        prometheus::Registry::new(),
-    )
-    .await?;
+    let _ = rustls_provider();
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    preflight(&client, &args.watch_namespaces).await?;
+
+    let registry = prometheus::Registry::new();
+    let metrics = Metrics::new(&registry).context("registering metrics")?;
+    let readiness = Readiness::default();
+    let reporter = Reporter {
+        controller: "ais-operator".into(),
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder: Recorder::new(client.clone(), reporter),
+        metrics,
+        cluster_domain: args.cluster_domain.clone(),
+        defaults: Defaults {
+            node_image: args.default_node_image,
+            init_image: args.default_init_image,
+        },
+        pods,
+    });
+
+    let health = tokio::net::TcpListener::bind(args.health_addr)
+        .await
+        .with_context(|| format!("binding the health port {}", args.health_addr))?;
+    let health_app = router(readiness.clone(), registry);
+    tokio::spawn(async move {
+        if let Err(err) = axum_serve(health, health_app).await {
+            tracing::error!(%err, "health port failed");
+        }
+    });
+
+    let namespaces: Vec<Option<String>> = if args.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.watch_namespaces.iter().cloned().map(Some).collect()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for ns in namespaces {
+        let ctx = ctx.clone();
+        let client = client.clone();
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let controller = Controller::new(
+                api::<AIStore>(&client, ns.as_deref()),
+                watcher::Config::default(),
+            );
+            let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
+            controller
+                .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
+                .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
+                .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
+                .owns(
+                    api::<PodDisruptionBudget>(&client, ns.as_deref()),
+                    owned.clone(),
+                )
+                .owns(
+                    api::<ServiceAccount>(&client, ns.as_deref()),
+                    watcher::Config::default(),
+                )
+                .owns(
+                    api::<Deployment>(&client, ns.as_deref()),
+                    watcher::Config::default(),
+                )
+                .graceful_shutdown_on(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .run(reconcile, error_policy, ctx)
+                .for_each(|result| async move {
+                    if let Err(err) = result {
+                        tracing::debug!(%err, "reconcile error");
+                    }
+                })
+                .await;
+        }));
+    }
+    readiness.set(true);
+    tracing::info!("controller started");
+    let sig = signal_received().await?;
+    tracing::info!(signal = sig, "shutting down");
+    readiness.set(false);
+    let _ = stop_tx.send(true);
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+use futures_util::StreamExt;
+
+fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match ns {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, app).await
+}
+
+fn rustls_provider() -> Result<(), Arc<rustls::crypto::CryptoProvider>> {
+    rustls::crypto::ring::default_provider().install_default()
+}
+
+/// Fails fast, with a message saying what to fix, when the CRD is missing or RBAC denies
+/// what the controller needs.
+async fn preflight(client: &Client, namespaces: &[String]) -> anyhow::Result<()> {
+    let targets: Vec<Api<AIStore>> = if namespaces.is_empty() {
+        vec![Api::all(client.clone())]
+    } else {
+        namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    };
+    for api in targets {
+        match api.list(&ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => bail!(
+                "the AIStore CRD (aistores.ais.nvidia.com) is not installed: kubectl apply --server-side -f deploy/crds/ais.nvidia.com_aistores.yaml (or install the Helm chart)"
+            ),
+            Err(kube::Error::Api(e)) if e.code == 403 => bail!(
+                "RBAC: the operator may not list aistores.ais.nvidia.com ({}); install the chart's ClusterRole or Roles",
+                e.message
+            ),
+            Err(err) => return Err(err).context("listing AIStores at startup"),
+        }
+    }
     Ok(())
 }

@@ -67,6 +67,20 @@ pub struct Facts {
     pub authn_url: Option<String>,
     /// Images used when the spec names none.
     pub defaults: Defaults,
+    /// Installation-wide pod settings (operator flags); `None` keeps the reference values.
+    pub pods: PodSettings,
+}
+
+/// Installation-wide settings of the AIS pods, from operator flags. The defaults are the
+/// reference operator's; air-gapped or small clusters change them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodSettings {
+    /// `imagePullPolicy` of the aisnode and ais-init containers (reference: `Always`).
+    pub image_pull_policy: Option<String>,
+    /// CPU request and limit of the init container (reference: `1`).
+    pub init_cpu: Option<String>,
+    /// Memory request and limit of the init container (reference: `1Gi`).
+    pub init_memory: Option<String>,
 }
 
 impl Default for Facts {
@@ -82,6 +96,7 @@ impl Default for Facts {
             previous_restart_hash: None,
             authn_url: None,
             defaults: Defaults::default(),
+            pods: PodSettings::default(),
         }
     }
 }
@@ -173,6 +188,44 @@ pub struct Desired {
     pub restart_hash: String,
     /// `status.intraClusterURL`.
     pub intra_cluster_url: String,
+}
+
+impl Desired {
+    /// Every object, in apply order (prerequisites first, StatefulSets last), as JSON.
+    pub fn objects(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let mut push = |v: Result<serde_json::Value, serde_json::Error>| {
+            if let Ok(v) = v {
+                out.push(v);
+            }
+        };
+        push(serde_json::to_value(&self.service_account));
+        push(serde_json::to_value(&self.role));
+        push(serde_json::to_value(&self.role_binding));
+        push(serde_json::to_value(&self.global_config_map));
+        push(serde_json::to_value(&self.proxy_config_map));
+        push(serde_json::to_value(&self.target_config_map));
+        push(serde_json::to_value(&self.proxy_service));
+        push(serde_json::to_value(&self.target_service));
+        if let Some(lb) = &self.proxy_lb_service {
+            push(serde_json::to_value(lb));
+        }
+        for lb in &self.target_lb_services {
+            push(serde_json::to_value(lb));
+        }
+        if let Some(cert) = &self.certificate {
+            push(serde_json::to_value(cert));
+        }
+        if let Some(pdb) = &self.target_pdb {
+            push(serde_json::to_value(pdb));
+        }
+        if let Some(client) = &self.admin_client {
+            push(serde_json::to_value(client));
+        }
+        push(serde_json::to_value(&self.proxy_statefulset));
+        push(serde_json::to_value(&self.target_statefulset));
+        out
+    }
 }
 
 /// Builds every desired object of `ais`. The spec is defaulted and its deprecated fields are

@@ -306,19 +306,22 @@ pub fn init_container(cluster: &Cluster<'_>, role: Role) -> Container {
         env.push(value_env("HOST_NETWORK", "true"));
     }
 
+    let pods = &cluster.facts.pods;
+    let cpu = pods.init_cpu.as_deref().unwrap_or("1");
+    let memory = pods.init_memory.as_deref().unwrap_or("1Gi");
     Container {
         name: INIT_CONTAINER.to_string(),
         image: Some(spec.init_image.clone()),
-        image_pull_policy: Some("Always".to_string()),
+        image_pull_policy: Some(ais_pull_policy(cluster)),
         args: Some(args),
         env: Some(env),
         resources: Some(ResourceRequirements {
             requests: Some(quantities(&[
-                ("cpu", "1"),
-                ("memory", "1Gi"),
+                ("cpu", cpu),
+                ("memory", memory),
                 (EPHEMERAL_STORAGE, "48Mi"),
             ])),
-            limits: Some(quantities(&[("cpu", "1"), ("memory", "1Gi")])),
+            limits: Some(quantities(&[("cpu", cpu), ("memory", memory)])),
             ..ResourceRequirements::default()
         }),
         security_context: Some(restricted_security_context()),
@@ -623,7 +626,7 @@ pub fn node_container(
     Ok(Container {
         name: NODE_CONTAINER.to_string(),
         image: Some(cluster.spec.node_image.clone()),
-        image_pull_policy: Some("Always".to_string()),
+        image_pull_policy: Some(ais_pull_policy(cluster)),
         command: Some(vec!["aisnode".to_string()]),
         args: Some(args),
         env: Some(merge_env(daemon.env.as_deref(), env)),
@@ -733,6 +736,16 @@ pub fn statefulset(
         }),
         ..StatefulSet::default()
     })
+}
+
+/// Pull policy of the AIS containers: the operator's setting, else `Always` (reference).
+fn ais_pull_policy(cluster: &Cluster<'_>) -> String {
+    cluster
+        .facts
+        .pods
+        .image_pull_policy
+        .clone()
+        .unwrap_or_else(|| "Always".to_string())
 }
 
 #[cfg(test)]
