@@ -85,15 +85,21 @@ smoke:
 
 # End-to-end tests against the cluster in KUBECONFIG (default: the local cluster).
 e2e:
-    cargo build -q -p ais-webhook
-    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" \
-        cargo test -p ais-e2e --features e2e -- --test-threads 2
+    cargo build -q -p ais-webhook -p ais-controller
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} \
+        AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/debug/ais-controller" \
+        AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
+        cargo test -p ais-e2e --features e2e -- --test-threads 3
 
-# Local cluster up, smoke test and e2e tests, cluster down (also when a test fails).
+# Local cluster up and down once (teardown check), then up, smoke test, e2e tests, down (also
+# when a test fails), and a check that nothing is left on the host.
 e2e-local:
     #!/usr/bin/env bash
     set -euo pipefail
-    trap 'just cluster-down' EXIT
+    just cluster-up
+    just cluster-down
+    e2e/cluster/check-clean.sh
+    trap 'just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just smoke
     just e2e

@@ -114,9 +114,7 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry::init(args.log_format, &args.log_level)?;
     let _ = rustls_provider();
-    let client = Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
+    let client = ais_common::client::kube_client("controller").await?;
     preflight(&client, &args.watch_namespaces).await?;
 
     let registry = prometheus::Registry::new();

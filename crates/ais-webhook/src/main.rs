@@ -119,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
         tracing::warn!(%err, "no serving certificate yet; not ready until one loads");
     }
     let checks = if args.cluster_checks {
-        let client = kube::Client::try_default()
+        let client = ais_common::client::kube_client("webhook")
             .await
             .context("connecting to the Kubernetes API for the cluster checks (pass --cluster-checks=false to run without)")?;
         Some(Arc::new(ClusterChecks::new(client)))

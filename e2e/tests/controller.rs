@@ -1,0 +1,364 @@
+//! The controller against the real cluster, managing a real AIStore (aisnode built from
+//! source): objects with owner references, self-healing, config changes without restarts, no
+//! restarts on operator restart, live status, invalid specs, and no writes when converged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ais_e2e::{
+    Namespace, Process, env_path, eventually, free_port, get_json, http_get, install_crd, kubectl,
+    kubectl_ok,
+};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(240);
+
+fn start_controller(ns: &str, health_port: u16) -> Process {
+    let bin = env_path(
+        "AIS_CONTROLLER_BIN",
+        "build it with `cargo build -p ais-controller` and point AIS_CONTROLLER_BIN at it (`just e2e` does)",
+    );
+    let child = Command::new(bin)
+        .args([
+            "--watch-namespaces",
+            ns,
+            "--health-addr",
+            &format!("127.0.0.1:{health_port}"),
+        ])
+        // The local cluster has no registry and two cores: preloaded images, small init container.
+        .args([
+            "--ais-image-pull-policy",
+            "IfNotPresent",
+            "--init-cpu",
+            "100m",
+            "--init-memory",
+            "128Mi",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let process = Process(child);
+    eventually(Duration::from_secs(60), || {
+        (http_get(&format!("127.0.0.1:{health_port}"), "/readyz") == Some(200)).then_some(())
+    });
+    process
+}
+
+fn aistore(name: &str, extra: Value) -> String {
+    let node = std::env::var("AIS_NODE_IMAGE")
+        .unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into());
+    let init = std::env::var("AIS_INIT_IMAGE")
+        .unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into());
+    let mut spec = json!({
+        "size": 1, "nodeImage": node, "initImage": init,
+        "stateStorage": {"emptyDir": {}},
+        "proxySpec": {"servicePort": 51080, "portPublic": 51080, "portIntraControl": 51082, "portIntraData": 51083},
+        "targetSpec": {"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083,
+                       "mounts": [{"path": "/ais1", "size": "1Gi", "label": "disk1"}]}
+    });
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"apiVersion": "ais.nvidia.com/v1beta1", "kind": "AIStore", "metadata": {"name": name}, "spec": spec}).to_string()
+}
+
+fn pod_uids(ns: &str) -> BTreeMap<String, String> {
+    let pods = get_json(&["pods", "-n", ns]).unwrap();
+    pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["metadata"]["uid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn state(ns: &str, name: &str) -> Option<String> {
+    get_json(&["aistore", "-n", ns, name])
+        .and_then(|v| v["status"]["state"].as_str().map(String::from))
+}
+
+/// Writes by the controller (user agent `ais-operator/... (controller)`) in the audit log.
+fn controller_writes(audit: &std::path::Path, ns: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(audit).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| {
+            e["userAgent"]
+                .as_str()
+                .is_some_and(|ua| ua.contains("(controller)"))
+        })
+        .filter(|e| e["objectRef"]["namespace"] == ns)
+        .filter(|e| {
+            matches!(
+                e["verb"].as_str(),
+                Some("create" | "update" | "patch" | "delete")
+            )
+        })
+        .filter(|e| e["stage"] == "ResponseComplete")
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e["verb"], e["objectRef"]["resource"], e["objectRef"]["name"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn manages_a_real_aistore_cluster() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-ctrl", &[]);
+    let ns = ns_guard.0.as_str();
+    let health = free_port("127.0.0.1");
+    let mut controller = start_controller(ns, health);
+    let name = "ais";
+
+    // Bootstrap: every object exists with an owner reference, and AIS itself serves.
+    kubectl_ok(
+        &["apply", "-n", ns, "-f", "-"],
+        Some(&aistore(name, json!({}))),
+    );
+    eventually(LONG, || {
+        (state(ns, name).as_deref() == Some("Ready")).then_some(())
+    });
+    let ais = get_json(&["aistore", "-n", ns, name]).unwrap();
+    let uid = ais["metadata"]["uid"].as_str().unwrap().to_string();
+    assert!(
+        ais["metadata"]["finalizers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "finalize.ais")
+    );
+    for (kind, obj) in [
+        ("serviceaccount", "ais-sa"),
+        ("role", "ais-role"),
+        ("rolebinding", "ais-rb"),
+        ("configmap", "ais-global-cm"),
+        ("configmap", "ais-proxy"),
+        ("configmap", "ais-target"),
+        ("service", "ais-proxy"),
+        ("service", "ais-target"),
+        ("statefulset", "ais-proxy"),
+        ("statefulset", "ais-target"),
+    ] {
+        let v = get_json(&[kind, "-n", ns, obj]).unwrap_or_else(|| panic!("{kind}/{obj} missing"));
+        let owners = v["metadata"]["ownerReferences"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{kind}/{obj} has no owner"));
+        assert!(
+            owners
+                .iter()
+                .any(|o| o["uid"] == uid.as_str() && o["controller"] == true),
+            "{kind}/{obj}: {owners:?}"
+        );
+    }
+    let proxy_ip = get_json(&["pod", "-n", ns, "ais-proxy-0"]).unwrap()["status"]["podIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        http_get(&format!("{proxy_ip}:51080"), "/v1/health?prr=true"),
+        Some(200),
+        "AIS health through the primary proxy"
+    );
+
+    // Live status and printer columns.
+    let table = kubectl_ok(&["get", "aistore", "-n", ns, name], None);
+    let row = table
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    assert_eq!(&row[..4], &[name, "Ready", "1/1", "1/1"], "{table}");
+    assert_eq!(
+        ais["status"]["observedGeneration"],
+        ais["metadata"]["generation"]
+    );
+
+    let pods_before = pod_uids(ns);
+
+    // Self-healing: deleted children come back; an out-of-band edit is reverted.
+    kubectl_ok(&["delete", "service", "-n", ns, "ais-proxy"], None);
+    kubectl_ok(&["delete", "configmap", "-n", ns, "ais-target"], None);
+    eventually(Duration::from_secs(60), || {
+        (get_json(&["service", "-n", ns, "ais-proxy"]).is_some()
+            && get_json(&["configmap", "-n", ns, "ais-target"]).is_some())
+        .then_some(())
+    });
+    kubectl_ok(
+        &[
+            "patch",
+            "service",
+            "-n",
+            ns,
+            "ais-target",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"publishNotReadyAddresses":false}}"#,
+        ],
+        None,
+    );
+    eventually(Duration::from_secs(60), || {
+        (get_json(&["service", "-n", ns, "ais-target"]).unwrap()["spec"]["publishNotReadyAddresses"]
+            == true)
+            .then_some(())
+    });
+
+    // configToUpdate: the ConfigMap and the hash change, no pod restarts.
+    let hash_before = ais["metadata"]["annotations"]["config.aistore.nvidia.com/hash"].clone();
+    kubectl_ok(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"configToUpdate":{"log":{"level":"4"}}}}"#,
+        ],
+        None,
+    );
+    eventually(Duration::from_secs(60), || {
+        let cm = get_json(&["configmap", "-n", ns, "ais-global-cm"]).unwrap();
+        cm["data"]["ais.json"]
+            .as_str()
+            .unwrap()
+            .contains(r#""level":"4""#)
+            .then_some(())
+    });
+    let hash_after = eventually(Duration::from_secs(30), || {
+        let h = get_json(&["aistore", "-n", ns, name]).unwrap()["metadata"]["annotations"]["config.aistore.nvidia.com/hash"].clone();
+        (h != hash_before).then_some(h)
+    });
+    assert!(hash_after.is_string());
+    std::thread::sleep(Duration::from_secs(10));
+    assert_eq!(
+        pod_uids(ns),
+        pods_before,
+        "a config-only change restarted pods"
+    );
+
+    // Operator restart with an unchanged spec: no StatefulSet change, no pod restart.
+    let generations = |n: &str| {
+        get_json(&["statefulset", "-n", ns, n]).unwrap()["metadata"]["generation"].clone()
+    };
+    let (pg, tg) = (generations("ais-proxy"), generations("ais-target"));
+    drop(controller);
+    controller = start_controller(ns, health);
+    std::thread::sleep(Duration::from_secs(15));
+    assert_eq!(
+        (generations("ais-proxy"), generations("ais-target")),
+        (pg, tg),
+        "operator restart changed a StatefulSet"
+    );
+    assert_eq!(pod_uids(ns), pods_before, "operator restart restarted pods");
+
+    // Steady state: no writes at all over the window.
+    let audit = env_path(
+        "AIS_E2E_AUDIT_LOG",
+        "path of the API server's audit log (`just e2e` sets it for the local cluster)",
+    );
+    let window = Duration::from_secs(
+        std::env::var("AIS_E2E_NOOP_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(300),
+    );
+    let before = controller_writes(&audit, ns).len();
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let writes = controller_writes(&audit, ns);
+    assert_eq!(
+        writes.len(),
+        before,
+        "writes in a converged state over {:?}: {:?}",
+        started.elapsed(),
+        &writes[before..]
+    );
+    assert!(
+        before > 0,
+        "the audit log shows no controller writes at all; is the user agent filter right?"
+    );
+
+    // An invalid spec that bypassed the webhook: a condition and a Warning event, no crash.
+    kubectl_ok(
+        &["apply", "-n", ns, "-f", "-"],
+        Some(&aistore(
+            "broken",
+            json!({"targetSpec": {"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083, "mounts": []}}),
+        )),
+    );
+    let cond = eventually(Duration::from_secs(60), || {
+        let v = get_json(&["aistore", "-n", ns, "broken"])?;
+        v["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == "Valid")
+            .cloned()
+    });
+    assert_eq!(cond["status"], "False");
+    assert!(
+        cond["message"]
+            .as_str()
+            .unwrap()
+            .contains("spec.targetSpec.mounts: Required value"),
+        "{cond}"
+    );
+    eventually(Duration::from_secs(30), || {
+        let out = kubectl_ok(
+            &["get", "events.events.k8s.io", "-n", ns, "-o", "json"],
+            None,
+        );
+        out.contains("Failed to validate AIStore spec")
+            .then_some(())
+    });
+    assert!(
+        get_json(&["statefulset", "-n", ns, "broken-proxy"]).is_none(),
+        "an invalid spec was applied"
+    );
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{health}"), "/healthz"),
+        Some(200),
+        "the controller is still up"
+    );
+
+    // Deletion: the finalizer goes, owned objects are collected, PVCs stay.
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "broken",
+            "--wait=true",
+            "--timeout=120s",
+        ],
+        None,
+    );
+    eventually(Duration::from_secs(120), || {
+        get_json(&["statefulset", "-n", ns, "ais-target"])
+            .is_none()
+            .then_some(())
+    });
+    let pvcs = kubectl_ok(&["get", "pvc", "-n", ns, "-o", "name"], None);
+    assert!(
+        pvcs.contains("ais-ais1-ais-target-0"),
+        "the data PVC must survive deletion: {pvcs}"
+    );
+    drop(controller);
+    let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
+}
