@@ -19,7 +19,8 @@ pub fn user_agent(component: &str) -> String {
     format!("ais-operator/{} ({component})", env!("CARGO_PKG_VERSION"))
 }
 
-/// A client for `component` (`controller`, `webhook`).
+/// A client for `component` (`controller`, `webhook`; a replica may append its identity, as in
+/// `controller; pod-1`).
 pub async fn kube_client(component: &str) -> Result<kube::Client, ClientError> {
     let mut config = kube::Config::infer().await?;
     if let Ok(value) = HeaderValue::from_str(&user_agent(component)) {

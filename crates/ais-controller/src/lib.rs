@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod build;
+pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;

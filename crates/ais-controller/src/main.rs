@@ -4,11 +4,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ais_common::health::{Readiness, router};
 use ais_common::shutdown::signal_received;
 use ais_common::telemetry::{self, LogFormat};
 use ais_controller::build::{self, Facts, PodSettings};
+use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
 use ais_controller::reconcile::{Context, error_policy, reconcile};
 use ais_crd::{AIStore, Defaults};
@@ -54,6 +56,18 @@ struct Args {
     /// Memory request and limit of the ais-init container (default: 1Gi).
     #[arg(long, env = "AIS_INIT_MEMORY")]
     init_memory: Option<String>,
+    /// Elect a leader among replicas through a Lease; only the leader reconciles.
+    #[arg(long, env = "AIS_LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Namespace of the leader Lease (default: this pod's namespace, from POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    leader_election_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "ais-operator-leader")]
+    leader_election_lease: String,
+    /// Seconds a lease stays valid without renewal; a follower takes over after it expires.
+    #[arg(long, default_value_t = 15)]
+    leader_election_lease_seconds: u64,
     /// Address of the plain-HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "AIS_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     health_addr: SocketAddr,
@@ -114,7 +128,14 @@ async fn main() -> anyhow::Result<()> {
     }
     telemetry::init(args.log_format, &args.log_level)?;
     let _ = rustls_provider();
-    let client = ais_common::client::kube_client("controller").await?;
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
+    let component = if args.leader_elect {
+        format!("controller; {identity}")
+    } else {
+        "controller".to_string()
+    };
+    let client = ais_common::client::kube_client(&component).await?;
     preflight(&client, &args.watch_namespaces).await?;
 
     let registry = prometheus::Registry::new();
@@ -122,12 +143,12 @@ async fn main() -> anyhow::Result<()> {
     let readiness = Readiness::default();
     let reporter = Reporter {
         controller: "ais-operator".into(),
-        instance: std::env::var("POD_NAME").ok(),
+        instance: Some(identity.clone()),
     };
     let ctx = Arc::new(Context {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), reporter),
-        metrics,
+        metrics: metrics.clone(),
         cluster_domain: args.cluster_domain.clone(),
         defaults: Defaults {
             node_image: args.default_node_image,
@@ -146,6 +167,37 @@ async fn main() -> anyhow::Result<()> {
         }
     });
 
+    let signal = signal_received();
+    tokio::pin!(signal);
+    // Ready means: the CRD is served and RBAC allows the reads; a follower is ready to take over.
+    readiness.set(true);
+    let mut election = if args.leader_elect {
+        let settings = LeaseSettings {
+            name: args.leader_election_lease.clone(),
+            namespace: args.leader_election_namespace.clone(),
+            identity: identity.clone(),
+            duration: Duration::from_secs(args.leader_election_lease_seconds),
+            grace: Duration::from_secs(2),
+        };
+        let mut election = Election::start(client.clone(), &settings)
+            .await
+            .context("joining the leader election")?;
+        tracing::info!(%identity, lease = %settings.name, "waiting to become the leader");
+        tokio::select! {
+            acquired = election.acquired() => if !acquired { bail!("the leader election ended before this replica led") },
+            sig = &mut signal => {
+                tracing::info!(signal = sig?, "shutting down as a follower");
+                election.release().await;
+                return Ok(());
+            }
+        }
+        tracing::info!(%identity, "leading");
+        Some(election)
+    } else {
+        None
+    };
+    metrics.leader.set(1);
+
     let namespaces: Vec<Option<String>> = if args.watch_namespaces.is_empty() {
         vec![None]
     } else {
@@ -154,53 +206,75 @@ async fn main() -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for ns in namespaces {
-        let ctx = ctx.clone();
-        let client = client.clone();
-        let mut stop = stop_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            let controller = Controller::new(
-                api::<AIStore>(&client, ns.as_deref()),
-                watcher::Config::default(),
-            );
-            let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
-            controller
-                .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
-                .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
-                .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
-                .owns(
-                    api::<PodDisruptionBudget>(&client, ns.as_deref()),
-                    owned.clone(),
-                )
-                .owns(
-                    api::<ServiceAccount>(&client, ns.as_deref()),
-                    watcher::Config::default(),
-                )
-                .owns(
-                    api::<Deployment>(&client, ns.as_deref()),
-                    watcher::Config::default(),
-                )
-                .graceful_shutdown_on(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .run(reconcile, error_policy, ctx)
-                .for_each(|result| async move {
-                    if let Err(err) = result {
-                        tracing::debug!(%err, "reconcile error");
-                    }
-                })
-                .await;
-        }));
+        tasks.push(tokio::spawn(run_controller(
+            client.clone(),
+            ns,
+            ctx.clone(),
+            stop_rx.clone(),
+        )));
     }
-    readiness.set(true);
     tracing::info!("controller started");
-    let sig = signal_received().await?;
-    tracing::info!(signal = sig, "shutting down");
+    let lost = async {
+        match election.as_mut() {
+            Some(e) => e.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let outcome = tokio::select! {
+        sig = &mut signal => { tracing::info!(signal = sig?, "shutting down"); Ok(()) }
+        () = lost => Err(anyhow::anyhow!("lost the leader lease; exiting so that Kubernetes restarts this replica as a follower")),
+    };
     readiness.set(false);
+    metrics.leader.set(0);
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;
     }
-    Ok(())
+    if let Some(election) = election {
+        election.release().await;
+    }
+    outcome
+}
+
+async fn run_controller(
+    client: Client,
+    ns: Option<String>,
+    ctx: Arc<Context>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
+    Controller::new(
+        api::<AIStore>(&client, ns.as_deref()),
+        watcher::Config::default(),
+    )
+    .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
+    .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
+    .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
+    .owns(api::<PodDisruptionBudget>(&client, ns.as_deref()), owned)
+    .owns(
+        api::<ServiceAccount>(&client, ns.as_deref()),
+        watcher::Config::default(),
+    )
+    .owns(
+        api::<Deployment>(&client, ns.as_deref()),
+        watcher::Config::default(),
+    )
+    .graceful_shutdown_on(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(err) = result {
+            tracing::debug!(%err, "reconcile error");
+        }
+    })
+    .await;
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "ais-controller".into())
 }
 
 use futures_util::StreamExt;

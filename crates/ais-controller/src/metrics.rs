@@ -1,6 +1,6 @@
 //! Prometheus metrics of the controller.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Reconcile metrics, labelled by cluster (`namespace/name`); a handful of AIStore clusters
 /// per operator keeps the cardinality small.
@@ -12,6 +12,8 @@ pub struct Metrics {
     pub duration: HistogramVec,
     /// Objects written (server-side apply or status) by kind; zero in a steady state.
     pub writes: IntCounterVec,
+    /// 1 while this replica reconciles (it leads, or leader election is off).
+    pub leader: IntGauge,
 }
 
 impl Metrics {
@@ -40,11 +42,14 @@ impl Metrics {
         )?;
         registry.register(Box::new(reconciles.clone()))?;
         registry.register(Box::new(duration.clone()))?;
+        let leader = IntGauge::new("ais_operator_leader", "1 while this replica reconciles")?;
         registry.register(Box::new(writes.clone()))?;
+        registry.register(Box::new(leader.clone()))?;
         Ok(Self {
             reconciles,
             duration,
             writes,
+            leader,
         })
     }
 }
