@@ -362,3 +362,92 @@ fn manages_a_real_aistore_cluster() {
     drop(controller);
     let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
 }
+
+/// Every reference sample (v1.7 and v3.4 manifests) gets all its objects, each owned by the
+/// AIStore. Images are not pulled here (no registry); this is about the Kubernetes side.
+#[test]
+fn every_reference_sample_gets_its_objects() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-samples", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let reference = std::env::var("AIS_REFERENCE_DIR").map_or_else(
+        |_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/data")
+        },
+        std::path::PathBuf::from,
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&reference)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_name().to_string_lossy().starts_with("samples-"))
+        .flat_map(|d| {
+            std::fs::read_dir(d.path())
+                .unwrap()
+                .flatten()
+                .map(|f| f.path())
+        })
+        .collect();
+    files.sort();
+    let mut checked = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let mut doc = <Value as serde::Deserialize>::deserialize(doc).unwrap();
+            if doc["kind"] != "AIStore" {
+                continue;
+            }
+            doc["metadata"].as_object_mut().unwrap().remove("namespace");
+            let name = doc["metadata"]["name"].as_str().unwrap().to_string();
+            kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
+            let uid = eventually(Duration::from_secs(30), || {
+                get_json(&["aistore", "-n", ns, &name])?["metadata"]["uid"]
+                    .as_str()
+                    .map(String::from)
+            });
+            let expected = [
+                ("serviceaccount", format!("{name}-sa")),
+                ("role", format!("{name}-role")),
+                ("rolebinding", format!("{name}-rb")),
+                ("configmap", format!("{name}-global-cm")),
+                ("configmap", format!("{name}-proxy")),
+                ("configmap", format!("{name}-target")),
+                ("service", format!("{name}-proxy")),
+                ("service", format!("{name}-target")),
+                ("statefulset", format!("{name}-proxy")),
+                ("statefulset", format!("{name}-target")),
+            ];
+            for (kind, obj) in &expected {
+                let v = eventually(Duration::from_secs(60), || get_json(&[kind, "-n", ns, obj]));
+                let owned = v["metadata"]["ownerReferences"]
+                    .as_array()
+                    .is_some_and(|o| o.iter().any(|r| r["uid"] == uid.as_str()));
+                assert!(
+                    owned,
+                    "{}: {kind}/{obj} is not owned by the AIStore",
+                    file.display()
+                );
+            }
+            kubectl_ok(
+                &[
+                    "delete",
+                    "aistore",
+                    "-n",
+                    ns,
+                    &name,
+                    "--wait=true",
+                    "--timeout=60s",
+                ],
+                None,
+            );
+            eventually(Duration::from_secs(60), || {
+                get_json(&["statefulset", "-n", ns, &format!("{name}-proxy")])
+                    .is_none()
+                    .then_some(())
+            });
+            checked += 1;
+        }
+    }
+    assert!(checked >= 11, "only {checked} samples checked");
+    let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
+}

@@ -8,3 +8,4 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;
+pub mod rollout;

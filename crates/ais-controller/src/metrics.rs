@@ -1,6 +1,8 @@
 //! Prometheus metrics of the controller.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+};
 
 /// Reconcile metrics, labelled by cluster (`namespace/name`); a handful of AIStore clusters
 /// per operator keeps the cardinality small.
@@ -14,6 +16,9 @@ pub struct Metrics {
     pub writes: IntCounterVec,
     /// 1 while this replica reconciles (it leads, or leader election is off).
     pub leader: IntGauge,
+    /// Clusters by lifecycle state.
+    pub clusters: IntGaugeVec,
+    states: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 impl Metrics {
@@ -45,11 +50,56 @@ impl Metrics {
         let leader = IntGauge::new("ais_operator_leader", "1 while this replica reconciles")?;
         registry.register(Box::new(writes.clone()))?;
         registry.register(Box::new(leader.clone()))?;
+        let clusters = IntGaugeVec::new(
+            Opts::new("ais_operator_clusters", "AIStore clusters by state"),
+            &["state"],
+        )?;
+        registry.register(Box::new(clusters.clone()))?;
         Ok(Self {
             reconciles,
             duration,
             writes,
             leader,
+            clusters,
+            states: std::sync::Arc::default(),
         })
+    }
+
+    /// Records the state of `cluster` (`None` when it is gone) and refreshes the per-state gauge.
+    pub fn set_state(&self, cluster: &str, state: Option<&str>) {
+        let mut states = self
+            .states
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match state {
+            Some(s) => {
+                states.insert(cluster.to_string(), s.to_string());
+            }
+            None => {
+                states.remove(cluster);
+            }
+        }
+        self.clusters.reset();
+        for s in states.values() {
+            self.clusters.with_label_values(&[s.as_str()]).inc();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn clusters_by_state_follow_transitions() {
+        let m = Metrics::new(&Registry::new()).unwrap();
+        m.set_state("a/x", Some("Created"));
+        m.set_state("a/y", Some("Created"));
+        m.set_state("a/x", Some("Ready"));
+        assert_eq!(m.clusters.with_label_values(&["Created"]).get(), 1);
+        assert_eq!(m.clusters.with_label_values(&["Ready"]).get(), 1);
+        m.set_state("a/y", None);
+        assert_eq!(m.clusters.with_label_values(&["Created"]).get(), 0);
     }
 }

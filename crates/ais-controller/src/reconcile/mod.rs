@@ -215,6 +215,10 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
     let before = ais.status.as_ref().and_then(|s| s.state);
     write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
     let after = status::next(ais.status.as_ref(), &obs, Timestamp::now()).state;
+    if let Some(state) = after {
+        ctx.metrics
+            .set_state(&format!("{ns}/{name}"), Some(&format!("{state:?}")));
+    }
     if after != before
         && let Some(state) = after
     {
@@ -272,9 +276,37 @@ async fn apply_all(
     if let Some(client) = &d.admin_client {
         apply::apply(c, m, ns, client).await?;
     }
-    let proxy = apply::apply(c, m, ns, &d.proxy_statefulset).await?;
-    let target = apply::apply(c, m, ns, &d.target_statefulset).await?;
+    let proxy = apply_statefulset(ctx, ns, &d.proxy_statefulset).await?;
+    let target = apply_statefulset(ctx, ns, &d.target_statefulset).await?;
     Ok((proxy, target))
+}
+
+/// Applies a StatefulSet, keeping the live pod template unless a change that must roll the
+/// pods was made (see [`crate::rollout`]): a new operator version never restarts AIS by itself.
+async fn apply_statefulset(
+    ctx: &Context,
+    ns: &str,
+    desired: &StatefulSet,
+) -> Result<StatefulSet, Error> {
+    let name = desired.metadata.name.clone().unwrap_or_default();
+    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
+    let live = api.get_opt(&name).await.map_err(|source| Error::Kube {
+        action: format!("reading StatefulSet {ns}/{name}"),
+        source,
+    })?;
+    let mut desired = desired.clone();
+    if let (Some(live_spec), Some(spec)) = (
+        live.as_ref().and_then(|l| l.spec.as_ref()),
+        desired.spec.as_mut(),
+    ) {
+        match crate::rollout::template_change(&live_spec.template, &spec.template) {
+            None => spec.template = live_spec.template.clone(),
+            Some(reason) => {
+                tracing::info!(statefulset = %name, %reason, "rolling out a new pod template")
+            }
+        }
+    }
+    apply::apply(&ctx.client, &ctx.metrics, ns, &desired).await
 }
 
 /// Writes the config and restart hashes onto the AIStore when they change.
@@ -337,6 +369,10 @@ async fn write_status(
 /// Deletion. Owned objects go with the AIStore through garbage collection; PVCs are never
 /// owned, so data and metadata stay unless the AIS lifecycle (cleanupMetadata) removes them.
 async fn cleanup(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error> {
+    ctx.metrics.set_state(
+        &format!("{}/{}", ais.namespace().unwrap_or_default(), ais.name_any()),
+        None,
+    );
     event(
         ctx,
         &ais,
