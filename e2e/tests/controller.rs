@@ -451,3 +451,68 @@ fn every_reference_sample_gets_its_objects() {
     assert!(checked >= 11, "only {checked} samples checked");
     let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
 }
+
+/// Autoscaling (`size: -1`) follows node labels through the Node watch: one pod per matching,
+/// tolerated node, listed in `status.autoscaleStatus`. Runs on the kwok nodes.
+#[test]
+fn autoscaling_follows_matching_nodes() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-autoscale", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let label = format!("ais-e2e-autoscale-{ns}");
+    kubectl_ok(
+        &["label", "node", "kwok-node-0", &format!("{label}=yes")],
+        None,
+    );
+    let on_kwok = json!({"nodeSelector": {label.clone(): "yes"}, "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}]});
+    let mut proxy = json!({"servicePort": 51080, "portPublic": 51080, "portIntraControl": 51082, "portIntraData": 51083});
+    let mut target = json!({"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083, "mounts": [{"path": "/d", "size": "1Gi", "label": "d"}]});
+    for role in [&mut proxy, &mut target] {
+        for (k, v) in on_kwok.as_object().unwrap() {
+            role[k] = v.clone();
+        }
+    }
+    kubectl_ok(
+        &["apply", "-n", ns, "-f", "-"],
+        Some(&aistore(
+            "auto",
+            json!({"size": -1, "proxySpec": proxy, "targetSpec": target}),
+        )),
+    );
+    let replicas = |sts: &str| {
+        get_json(&["statefulset", "-n", ns, sts]).and_then(|v| v["spec"]["replicas"].as_i64())
+    };
+    eventually(Duration::from_secs(60), || {
+        (replicas("auto-target") == Some(1)).then_some(())
+    });
+    let status = eventually(Duration::from_secs(60), || {
+        get_json(&["aistore", "-n", ns, "auto"])?["status"]["autoscaleStatus"]
+            .as_object()
+            .cloned()
+    });
+    assert_eq!(status["expectedTargetNodes"], json!(["kwok-node-0"]));
+
+    // A second node gets the label: the Node watch scales both roles to two.
+    kubectl_ok(
+        &["label", "node", "kwok-node-1", &format!("{label}=yes")],
+        None,
+    );
+    eventually(Duration::from_secs(60), || {
+        (replicas("auto-target") == Some(2) && replicas("auto-proxy") == Some(2)).then_some(())
+    });
+    let status =
+        get_json(&["aistore", "-n", ns, "auto"]).unwrap()["status"]["autoscaleStatus"].clone();
+    assert_eq!(
+        status["expectedTargetNodes"],
+        json!(["kwok-node-0", "kwok-node-1"]),
+        "{status}"
+    );
+    for node in ["kwok-node-0", "kwok-node-1"] {
+        kubectl_ok(&["label", "node", node, &format!("{label}-")], None);
+    }
+    kubectl_ok(
+        &["delete", "aistore", "-n", ns, "auto", "--wait=false"],
+        None,
+    );
+}

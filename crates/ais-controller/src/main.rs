@@ -12,17 +12,18 @@ use ais_common::telemetry::{self, LogFormat};
 use ais_controller::build::{self, Facts, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
-use ais_controller::reconcile::{Context, error_policy, reconcile};
+use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
 use ais_crd::{AIStore, Defaults};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 
 /// Label every owned object carries; the watches of owned kinds select on it.
 const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=ais-operator";
@@ -243,32 +244,60 @@ async fn run_controller(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
-    Controller::new(
+    let controller = Controller::new(
         api::<AIStore>(&client, ns.as_deref()),
         watcher::Config::default(),
-    )
-    .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
-    .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
-    .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
-    .owns(api::<PodDisruptionBudget>(&client, ns.as_deref()), owned)
-    .owns(
-        api::<ServiceAccount>(&client, ns.as_deref()),
-        watcher::Config::default(),
-    )
-    .owns(
-        api::<Deployment>(&client, ns.as_deref()),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
-    .run(reconcile, error_policy, ctx)
-    .for_each(|result| async move {
-        if let Err(err) = result {
-            tracing::debug!(%err, "reconcile error");
-        }
-    })
-    .await;
+    );
+    let store = controller.store();
+    let defaults = ctx.defaults.clone();
+    controller
+        .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
+        .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
+        .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
+        .owns(
+            api::<PodDisruptionBudget>(&client, ns.as_deref()),
+            owned.clone(),
+        )
+        .owns(
+            api::<ServiceAccount>(&client, ns.as_deref()),
+            watcher::Config::default(),
+        )
+        .owns(
+            api::<Deployment>(&client, ns.as_deref()),
+            watcher::Config::default(),
+        )
+        // Pods of managed clusters only: a cluster-wide pod informer would not scale.
+        .watches(api::<Pod>(&client, ns.as_deref()), owned, |pod| {
+            let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();
+            Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
+        })
+        // Node changes matter to autoscaling clusters and to certificate SANs.
+        .watches(
+            Api::<Node>::all(client.clone()),
+            watcher::Config::default(),
+            move |_node| {
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|ais| {
+                        nodes::needed(&ais_crd::legacy::effective_spec(&ais_crd::default_spec(
+                            &ais.spec, &defaults,
+                        )))
+                    })
+                    .map(|ais| ObjectRef::from_obj(&*ais))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                tracing::debug!(%err, "reconcile error");
+            }
+        })
+        .await;
 }
 
 fn hostname() -> String {

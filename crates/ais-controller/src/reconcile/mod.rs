@@ -3,6 +3,7 @@
 //! [`crate::build`]; this module does the I/O around them.
 
 pub mod apply;
+pub mod nodes;
 pub mod status;
 
 use std::sync::Arc;
@@ -172,6 +173,7 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
             proxies: None,
             targets: None,
             intra_cluster_url: None,
+            autoscale: None,
         };
         let changed = write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
         if changed {
@@ -189,8 +191,13 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
     }
 
     // Build.
+    let effective = ais_crd::legacy::effective_spec(&default_spec(&ais.spec, &ctx.defaults));
+    let node_facts = nodes::gather(&ctx.client, &ns, &name, &effective).await?;
     let annotations = ais.annotations();
     let facts = Facts {
+        node_hosts: node_facts.hosts.clone(),
+        autoscale_proxy_nodes: node_facts.proxy_nodes.clone().unwrap_or_default(),
+        autoscale_target_nodes: node_facts.target_nodes.clone().unwrap_or_default(),
         cluster_domain: ctx.cluster_domain.clone(),
         rebalance_allowed: status::is_true(ais.status.as_ref(), condition::READY_REBALANCE),
         previous_restart_hash: annotations.get(RESTART_HASH_ANNOTATION).cloned(),
@@ -211,6 +218,12 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
         proxies: Some(RoleObservation::of(&proxy_sts)),
         targets: Some(RoleObservation::of(&target_sts)),
         intra_cluster_url: Some(desired.intra_cluster_url.clone()),
+        autoscale: (node_facts.proxy_nodes.is_some() || node_facts.target_nodes.is_some()).then(
+            || ais_crd::status::AutoScaleStatus {
+                expected_proxy_nodes: node_facts.proxy_nodes.clone(),
+                expected_target_nodes: node_facts.target_nodes.clone(),
+            },
+        ),
     };
     let before = ais.status.as_ref().and_then(|s| s.state);
     write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;

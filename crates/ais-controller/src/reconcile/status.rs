@@ -51,6 +51,8 @@ pub struct Observation {
     pub targets: Option<RoleObservation>,
     /// `status.intraClusterURL`.
     pub intra_cluster_url: Option<String>,
+    /// `status.autoscaleStatus`, when a role autoscales.
+    pub autoscale: Option<ais_crd::status::AutoScaleStatus>,
 }
 
 /// The next status. Conditions keep their `lastTransitionTime` unless their status flips, so a
@@ -60,6 +62,9 @@ pub fn next(current: Option<&AIStoreStatus>, obs: &Observation, now: Timestamp) 
     status.observed_generation = Some(obs.generation);
     if obs.intra_cluster_url.is_some() {
         status.intra_cluster_url.clone_from(&obs.intra_cluster_url);
+    }
+    if obs.autoscale.is_some() {
+        status.autoscale_status.clone_from(&obs.autoscale);
     }
     let mut conds = std::mem::take(&mut status.conditions);
     let set = |conds: &mut Vec<Condition>, t: &str, ok: bool, reason: &str, message: &str| {
@@ -214,6 +219,7 @@ mod tests {
             proxies: Some(role(p)),
             targets: Some(role(t)),
             intra_cluster_url: Some("http://x".into()),
+            autoscale: None,
         }
     }
 
