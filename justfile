@@ -18,8 +18,10 @@ default:
 build:
     cargo build --workspace --all-targets
 
-# Run the unit, property and schema tests (no cluster needed).
+# Run the unit, property and schema tests, and the AIS client against real aisnode processes
+# (no cluster needed; aisnode is built from source once and cached).
 test:
+    e2e/cluster/build.sh aisnode
     cargo test --workspace --all-targets
 
 # Formatting check and clippy with warnings as errors.
