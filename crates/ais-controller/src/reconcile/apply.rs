@@ -36,6 +36,21 @@ pub fn contains(live: &Value, desired: &Value) -> bool {
     }
 }
 
+/// Reads the live object of a namespaced kind, if it exists.
+pub async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + DeserializeOwned,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    api.get_opt(name).await.map_err(|source| Error::Kube {
+        action: format!("reading {} {namespace}/{name}", K::kind(&())),
+        source,
+    })
+}
+
 /// Applies a namespaced object of a typed kind unless the live one already matches.
 /// Returns the live object.
 pub async fn apply<K>(
@@ -52,25 +67,39 @@ where
         + DeserializeOwned,
 {
     let name = obj.meta().name.clone().unwrap_or_default();
+    let live = get::<K>(client, namespace, &name).await?;
+    apply_over(client, metrics, namespace, obj, live).await
+}
+
+/// Like [`apply`], with the live object already read by the caller.
+pub async fn apply_over<K>(
+    client: &Client,
+    metrics: &Metrics,
+    namespace: &str,
+    obj: &K,
+    live: Option<K>,
+) -> Result<K, Error>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned,
+{
+    let name = obj.meta().name.clone().unwrap_or_default();
     let kind = K::kind(&()).into_owned();
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    let desired = serde_json::to_value(obj).map_err(|source| Error::Serialize {
+    let serialize = |source| Error::Serialize {
         kind: kind.clone(),
         source,
-    })?;
-    if let Some(live) = api.get_opt(&name).await.map_err(|source| Error::Kube {
-        action: format!("reading {kind} {namespace}/{name}"),
-        source,
-    })? {
-        let live_json = serde_json::to_value(&live).map_err(|source| Error::Serialize {
-            kind: kind.clone(),
-            source,
-        })?;
-        if contains(&live_json, &desired) {
-            return Ok(live);
-        }
+    };
+    let desired = serde_json::to_value(obj).map_err(serialize)?;
+    if let Some(live) = live
+        && contains(&serde_json::to_value(&live).map_err(serialize)?, &desired)
+    {
+        return Ok(live);
     }
     metrics.writes.with_label_values(&[kind.as_str()]).inc();
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
     api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER).force(),

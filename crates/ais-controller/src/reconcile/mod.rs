@@ -175,7 +175,7 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
             intra_cluster_url: None,
             autoscale: None,
         };
-        let changed = write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
+        let (changed, _) = write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
         if changed {
             event(
                 ctx,
@@ -226,8 +226,8 @@ async fn apply_cluster(ais: Arc<AIStore>, ctx: &Context) -> Result<Action, Error
         ),
     };
     let before = ais.status.as_ref().and_then(|s| s.state);
-    write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
-    let after = status::next(ais.status.as_ref(), &obs, Timestamp::now()).state;
+    let (_, next) = write_status(&api, &name, ais.status.as_ref(), &obs, ctx).await?;
+    let after = next.state;
     if let Some(state) = after {
         ctx.metrics
             .set_state(&format!("{ns}/{name}"), Some(&format!("{state:?}")));
@@ -302,11 +302,7 @@ async fn apply_statefulset(
     desired: &StatefulSet,
 ) -> Result<StatefulSet, Error> {
     let name = desired.metadata.name.clone().unwrap_or_default();
-    let api: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
-    let live = api.get_opt(&name).await.map_err(|source| Error::Kube {
-        action: format!("reading StatefulSet {ns}/{name}"),
-        source,
-    })?;
+    let live: Option<StatefulSet> = apply::get(&ctx.client, ns, &name).await?;
     let mut desired = desired.clone();
     if let (Some(live_spec), Some(spec)) = (
         live.as_ref().and_then(|l| l.spec.as_ref()),
@@ -319,7 +315,7 @@ async fn apply_statefulset(
             }
         }
     }
-    apply::apply(&ctx.client, &ctx.metrics, ns, &desired).await
+    apply::apply_over(&ctx.client, &ctx.metrics, ns, &desired, live).await
 }
 
 /// Writes the config and restart hashes onto the AIStore when they change.
@@ -350,17 +346,18 @@ async fn update_annotations(
     Ok(())
 }
 
-/// Patches the status when it differs from the current one; returns whether it wrote.
+/// Patches the status when it differs from the current one; returns whether it wrote, and
+/// the status.
 async fn write_status(
     api: &Api<AIStore>,
     name: &str,
     current: Option<&ais_crd::AIStoreStatus>,
     obs: &Observation,
     ctx: &Context,
-) -> Result<bool, Error> {
+) -> Result<(bool, ais_crd::AIStoreStatus), Error> {
     let next = status::next(current, obs, Timestamp::now());
     if current == Some(&next) {
-        return Ok(false);
+        return Ok((false, next));
     }
     ctx.metrics
         .writes
@@ -376,7 +373,7 @@ async fn write_status(
         action: format!("updating the status of AIStore {name}"),
         source,
     })?;
-    Ok(true)
+    Ok((true, next))
 }
 
 /// Deletion. Owned objects go with the AIStore through garbage collection; PVCs are never
