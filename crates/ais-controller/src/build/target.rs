@@ -118,19 +118,15 @@ pub fn statefulset(cluster: &Cluster<'_>, restart_hash: &str) -> Result<Stateful
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Container, PodSpec};
+    use k8s_openapi::api::core::v1::Container;
 
-    use super::super::testing::{aistore, facts, from_yaml};
+    use super::super::testing::{aistore, facts, from_yaml, pod};
     use super::super::{Cluster, Facts};
     use super::*;
 
     fn build(ais: &ais_crd::AIStore, f: &Facts) -> StatefulSet {
         let c = Cluster::new(ais, f).unwrap();
         statefulset(&c, "abc").unwrap()
-    }
-
-    fn pod(sts: &StatefulSet) -> &PodSpec {
-        sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap()
     }
 
     fn node(sts: &StatefulSet) -> &Container {

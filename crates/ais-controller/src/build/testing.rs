@@ -40,3 +40,10 @@ pub(crate) fn facts() -> Facts {
         ..Facts::default()
     }
 }
+
+/// The pod spec of a built StatefulSet.
+pub(crate) fn pod(
+    sts: &k8s_openapi::api::apps::v1::StatefulSet,
+) -> &k8s_openapi::api::core::v1::PodSpec {
+    sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap()
+}
