@@ -3,8 +3,10 @@
 
 #![warn(missing_docs)]
 
+pub mod ais;
 pub mod build;
 pub mod leader;
+pub mod lifecycle;
 pub mod metrics;
 pub mod reconcile;
 pub mod render;

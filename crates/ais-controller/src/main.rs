@@ -9,6 +9,7 @@ use std::time::Duration;
 use ais_common::health::{Readiness, router};
 use ais_common::shutdown::signal_received;
 use ais_common::telemetry::{self, LogFormat};
+use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
 use ais_controller::build::{self, Facts, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
@@ -57,6 +58,31 @@ struct Args {
     /// Memory request and limit of the ais-init container (default: 1Gi).
     #[arg(long, env = "AIS_INIT_MEMORY")]
     init_memory: Option<String>,
+    /// How the operator reaches the AIS API: `service` (the proxy Service's DNS name, for an
+    /// operator in the cluster) or `pod-ip` (a ready proxy's pod IP, for an operator outside
+    /// the cluster DNS).
+    #[arg(long, env = "AIS_ENDPOINT_MODE", value_enum, default_value = "service")]
+    ais_endpoint: EndpointMode,
+    /// Timeout of every AIS API call, in seconds.
+    #[arg(long, default_value_t = 10)]
+    ais_timeout_seconds: u64,
+    /// Skip verification of AIS's certificate when the AIStore does not set
+    /// `operatorSkipVerifyCrt` (the reference installation sets it).
+    #[arg(long, env = "OPERATOR_SKIP_VERIFY_CRT", default_value_t = false, action = clap::ArgAction::Set, value_parser = parse_bool)]
+    ais_skip_verify: bool,
+    /// Directory of CA certificates that verify AIS over HTTPS.
+    #[arg(long, default_value = "/etc/ais/ca")]
+    ais_ca_dir: PathBuf,
+    /// Directory of the operator's client certificate for AIS (`tls.crt`, `tls.key`), used
+    /// when AIS asks for one (`net.http.client_auth_tls`).
+    #[arg(long, default_value = "/etc/operator/tls")]
+    ais_client_cert_path: PathBuf,
+    /// Look for the client certificate in `<path>/<namespace>/<name>`.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set)]
+    ais_client_cert_per_cluster: bool,
+    /// Image of the host cleanup Jobs (`cleanupMetadata` with host-path state).
+    #[arg(long, env = "AIS_CLEANUP_IMAGE", default_value = build::cleanup::DEFAULT_IMAGE)]
+    cleanup_image: String,
     /// Elect a leader among replicas through a Lease; only the leader reconciles.
     #[arg(long, env = "AIS_LEADER_ELECT", default_value_t = false, action = clap::ArgAction::Set)]
     leader_elect: bool,
@@ -93,6 +119,15 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
     },
+}
+
+/// Booleans as the reference reads `OPERATOR_SKIP_VERIFY_CRT` (`true`, `True`, `1`, ...).
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" | "y" | "yes" | "on" => Ok(true),
+        "" | "0" | "f" | "false" | "n" | "no" | "off" => Ok(false),
+        other => Err(format!("{other:?} is not a boolean (true or false)")),
+    }
 }
 
 fn write_stdout(text: &str) -> anyhow::Result<()> {
@@ -156,6 +191,15 @@ async fn main() -> anyhow::Result<()> {
             init_image: args.default_init_image,
         },
         pods,
+        clients: Clients::new(ClientSettings {
+            mode: args.ais_endpoint,
+            timeout: Duration::from_secs(args.ais_timeout_seconds),
+            skip_verify: args.ais_skip_verify,
+            ca_dir: Some(args.ais_ca_dir.clone()),
+            client_cert_dir: args.ais_client_cert_path.clone(),
+            client_cert_per_cluster: args.ais_client_cert_per_cluster,
+        }),
+        cleanup_image: args.cleanup_image.clone(),
     });
 
     let health = tokio::net::TcpListener::bind(args.health_addr)

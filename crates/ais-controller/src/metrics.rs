@@ -18,6 +18,10 @@ pub struct Metrics {
     pub leader: IntGauge,
     /// Clusters by lifecycle state.
     pub clusters: IntGaugeVec,
+    /// AIS API calls by cluster, call and result (`ok`, `error`).
+    pub ais_calls: IntCounterVec,
+    /// AIS API call latency by call.
+    pub ais_call_duration: HistogramVec,
     states: std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
@@ -55,14 +59,46 @@ impl Metrics {
             &["state"],
         )?;
         registry.register(Box::new(clusters.clone()))?;
+        let ais_calls = IntCounterVec::new(
+            Opts::new(
+                "ais_operator_ais_calls_total",
+                "Calls to the AIStore API, by cluster, call and result",
+            ),
+            &["cluster", "call", "result"],
+        )?;
+        let ais_call_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "ais_operator_ais_call_duration_seconds",
+                "Latency of calls to the AIStore API",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["call"],
+        )?;
+        registry.register(Box::new(ais_calls.clone()))?;
+        registry.register(Box::new(ais_call_duration.clone()))?;
         Ok(Self {
             reconciles,
             duration,
             writes,
             leader,
             clusters,
+            ais_calls,
+            ais_call_duration,
             states: std::sync::Arc::default(),
         })
+    }
+
+    /// Records one AIS API call.
+    pub fn ais_call(&self, cluster: &str, call: &str, ok: bool, seconds: f64) {
+        let result = if ok { "ok" } else { "error" };
+        self.ais_calls
+            .with_label_values(&[cluster, call, result])
+            .inc();
+        self.ais_call_duration
+            .with_label_values(&[call])
+            .observe(seconds);
     }
 
     /// Records the state of `cluster` (`None` when it is gone) and refreshes the per-state gauge.

@@ -131,6 +131,23 @@ pub fn global_config(cluster: &Cluster<'_>) -> Result<Value, BuildError> {
     Ok(conf)
 }
 
+/// The part of the global config pushed to a running cluster (`set-config`): everything but
+/// the bootstrap proxy URLs, which only seed new nodes (the live primary is AIS's business).
+pub fn config_to_set(global: &Value) -> Value {
+    let mut conf = global.clone();
+    if let Some(root) = conf.as_object_mut()
+        && let Some(proxy) = root.get_mut("proxy").and_then(Value::as_object_mut)
+    {
+        for key in ["primary_url", "original_url", "discovery_url"] {
+            proxy.remove(key);
+        }
+        if proxy.is_empty() {
+            root.remove("proxy");
+        }
+    }
+    conf
+}
+
 /// Keys of AIS's `HTTPConfToSet` (v1.4.9) in declaration order: the reference hashes that
 /// struct as Go serializes it, so the restart hash only matches with this order.
 const NET_HTTP_KEYS: [&str; 13] = [
@@ -448,6 +465,21 @@ spec:
         assert_eq!(
             global(&ais, &facts())["auth"]["enabled"],
             Value::Bool(false)
+        );
+    }
+
+    #[test]
+    fn pushed_config_leaves_out_the_bootstrap_urls() {
+        let conf = json!({"proxy": {"primary_url": "a", "original_url": "a", "discovery_url": "b"},
+                          "rebalance": {"enabled": false}});
+        assert_eq!(
+            config_to_set(&conf),
+            json!({"rebalance": {"enabled": false}})
+        );
+        let conf = json!({"proxy": {"primary_url": "a", "non_electable": true}});
+        assert_eq!(
+            config_to_set(&conf),
+            json!({"proxy": {"non_electable": true}})
         );
     }
 

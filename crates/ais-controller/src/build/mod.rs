@@ -4,6 +4,7 @@
 //! its inputs and unit-tested.
 
 pub mod admin_client;
+pub mod cleanup;
 pub mod config;
 pub mod duration;
 pub mod labels;
@@ -188,6 +189,42 @@ pub struct Desired {
     pub restart_hash: String,
     /// `status.intraClusterURL`.
     pub intra_cluster_url: String,
+    /// How the operator reaches this cluster's AIS API.
+    #[serde(skip)]
+    pub api: ApiAccess,
+    /// Proxy and target replicas the spec asks for (autoscale resolved).
+    #[serde(skip)]
+    pub replicas: (i32, i32),
+}
+
+/// What the operator needs to reach a cluster's AIS API (anchor §3: the proxy Service by
+/// default, a proxy's host IP with `apiMode: public`, the proxy LoadBalancer with external
+/// access).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApiAccess {
+    /// `net.http.use_https`.
+    pub https: bool,
+    /// FQDN of the headless proxy Service.
+    pub service_host: String,
+    /// Proxy `servicePort`.
+    pub service_port: i32,
+    /// Proxy `portPublic` (what a proxy pod listens on).
+    pub public_port: i32,
+    /// `spec.apiMode: public`.
+    pub public_mode: bool,
+    /// Proxies have external access (`proxySpec.externalAccess` or `enableExternalLB`).
+    pub via_load_balancer: bool,
+    /// `spec.operatorSkipVerifyCrt`.
+    pub skip_verify: Option<bool>,
+    /// `net.http.client_auth_tls > 0`: AIS wants a client certificate.
+    pub client_auth: bool,
+}
+
+impl ApiAccess {
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &'static str {
+        if self.https { "https" } else { "http" }
+    }
 }
 
 impl Desired {
@@ -253,6 +290,8 @@ pub fn build(ais: &AIStore, facts: &Facts) -> Result<Desired, BuildError> {
         target_pdb: pdb::target_pdb(&cluster),
         admin_client: admin_client::deployment(&cluster),
         intra_cluster_url: cluster.intra_cluster_url(),
+        api: cluster.api_access(),
+        replicas: (cluster.proxy_replicas, cluster.target_replicas),
         global_config: global,
         config_hash,
         restart_hash,
@@ -410,6 +449,29 @@ impl<'a> Cluster<'a> {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.use_https() { "https" } else { "http" }
+    }
+
+    /// How the operator reaches the AIS API.
+    pub fn api_access(&self) -> ApiAccess {
+        let ports = self.ports(Role::Proxy);
+        let client_auth = self
+            .spec
+            .config_to_update
+            .as_ref()
+            .and_then(|c| c.net.as_ref())
+            .and_then(|n| n.http.as_ref())
+            .and_then(|h| h.client_auth_tls)
+            .is_some_and(|v| v > 0);
+        ApiAccess {
+            https: self.use_https(),
+            service_host: self.service_fqdn(Role::Proxy),
+            service_port: ports.service,
+            public_port: ports.public,
+            public_mode: self.spec.api_mode.as_deref() == Some("public"),
+            via_load_balancer: self.external_access(Role::Proxy),
+            skip_verify: self.spec.operator_skip_verify_crt,
+            client_auth,
+        }
     }
 
     /// Name of the role's StatefulSet, headless Service and ConfigMap.

@@ -30,15 +30,20 @@ pub fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
         }
 }
 
+/// Whether `node`'s labels match a role's node selector (an empty selector matches all).
+pub fn selector_matches(node: &Node, daemon: &DaemonSpec) -> bool {
+    let labels = node.labels();
+    daemon
+        .node_selector
+        .as_ref()
+        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
 /// Whether a role's pods may be scheduled on `node`: its labels match the role's node selector
 /// and every `NoSchedule`/`NoExecute` taint is tolerated. Unschedulable (cordoned) nodes do
 /// not count.
 pub fn schedulable_for(node: &Node, daemon: &DaemonSpec) -> bool {
-    let labels = node.labels();
-    let selector_ok = daemon
-        .node_selector
-        .as_ref()
-        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let selector_ok = selector_matches(node, daemon);
     let spec = node.spec.clone().unwrap_or_default();
     let cordoned = spec.unschedulable == Some(true);
     let tolerations = daemon.tolerations.clone().unwrap_or_default();

@@ -38,8 +38,30 @@ impl RoleObservation {
     }
 }
 
-/// What the reconcile observed.
+/// A condition to set.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cond {
+    /// `True` or `False`.
+    pub ok: bool,
+    /// Machine-readable reason.
+    pub reason: String,
+    /// What a person reads.
+    pub message: String,
+}
+
+impl Cond {
+    /// A condition value.
+    pub fn new(ok: bool, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            ok,
+            reason: reason.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What the reconcile observed and decided.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observation {
     /// `metadata.generation` of the AIStore.
     pub generation: i64,
@@ -53,6 +75,16 @@ pub struct Observation {
     pub intra_cluster_url: Option<String>,
     /// `status.autoscaleStatus`, when a role autoscales.
     pub autoscale: Option<ais_crd::status::AutoScaleStatus>,
+    /// The lifecycle state reached; `None` keeps the current one.
+    pub state: Option<ClusterState>,
+    /// Both StatefulSets were bootstrapped (condition `Created`).
+    pub created: bool,
+    /// Condition `Ready`; `None` keeps it.
+    pub ready: Option<Cond>,
+    /// Condition `ReadyRebalance`; `None` keeps it.
+    pub rebalance: Option<Cond>,
+    /// `status.clusterID` (the AIS cluster map UUID), when AIS answered.
+    pub cluster_id: Option<String>,
 }
 
 /// The next status. Conditions keep their `lastTransitionTime` unless their status flips, so a
@@ -66,84 +98,61 @@ pub fn next(current: Option<&AIStoreStatus>, obs: &Observation, now: Timestamp) 
     if obs.autoscale.is_some() {
         status.autoscale_status.clone_from(&obs.autoscale);
     }
+    if obs.cluster_id.is_some() {
+        status.cluster_id.clone_from(&obs.cluster_id);
+    }
     let mut conds = std::mem::take(&mut status.conditions);
-    let set = |conds: &mut Vec<Condition>, t: &str, ok: bool, reason: &str, message: &str| {
-        set_condition(conds, t, ok, reason, message, obs.generation, now);
+    let mut set = |t: &str, c: &Cond| {
+        set_condition(
+            &mut conds,
+            t,
+            c.ok,
+            &c.reason,
+            &c.message,
+            obs.generation,
+            now,
+        );
     };
     set(
-        &mut conds,
         condition::INITIALIZED,
-        true,
-        "Initialized",
-        "Success initializing cluster",
+        &Cond::new(true, "Initialized", "Success initializing cluster"),
     );
     if let Some(msg) = &obs.invalid {
-        set(&mut conds, condition::VALID, false, "InvalidSpec", msg);
+        set(
+            condition::VALID,
+            &Cond::new(false, "InvalidSpec", msg.clone()),
+        );
         status.conditions = conds;
         return status;
     }
     set(
-        &mut conds,
         condition::VALID,
-        true,
-        "Valid",
-        "The spec passed validation",
+        &Cond::new(true, "Valid", "The spec passed validation"),
     );
-    status.proxies = obs.proxies.map(|p| RoleStatus::new(p.ready, p.desired));
-    status.targets = obs.targets.map(|t| RoleStatus::new(t.ready, t.desired));
-    let created = obs.proxies.is_some() && obs.targets.is_some();
-    if created {
+    if obs.proxies.is_some() {
+        status.proxies = obs.proxies.map(|p| RoleStatus::new(p.ready, p.desired));
+    }
+    if obs.targets.is_some() {
+        status.targets = obs.targets.map(|t| RoleStatus::new(t.ready, t.desired));
+    }
+    if obs.created {
         set(
-            &mut conds,
             condition::CREATED,
-            true,
-            "Created",
-            "Success creating AIS cluster",
+            &Cond::new(true, "Created", "Success creating AIS cluster"),
         );
     }
-    let ready = created
-        && obs.proxies.is_some_and(|p| p.converged())
-        && obs.targets.is_some_and(|t| t.converged());
-    let was_ready =
-        status.state == Some(ClusterState::Ready) || status.state == Some(ClusterState::Upgrading);
-    let state = if ready {
-        set(
-            &mut conds,
-            condition::READY,
-            true,
-            "Ready",
-            "Cluster is ready",
-        );
-        set(
-            &mut conds,
-            condition::READY_REBALANCE,
-            true,
-            "ReadyRebalance",
-            "Cluster is ready to rebalance",
-        );
-        ClusterState::Ready
-    } else if was_ready {
-        set(
-            &mut conds,
-            condition::READY,
-            false,
-            "Upgrading",
-            "Waiting for cluster to upgrade",
-        );
-        ClusterState::Upgrading
-    } else if created {
-        set(
-            &mut conds,
-            condition::READY,
-            false,
-            "Created",
-            "Waiting for the pods to become ready",
-        );
-        ClusterState::Created
-    } else {
-        ClusterState::Initialized
-    };
-    status.state = Some(state);
+    if let Some(c) = &obs.ready {
+        set(condition::READY, c);
+    }
+    if let Some(c) = &obs.rebalance {
+        set(condition::READY_REBALANCE, c);
+    }
+    if obs.state.is_some() {
+        status.state = obs.state;
+    }
+    if status.state.is_none() {
+        status.state = Some(ClusterState::Initialized);
+    }
     status.conditions = conds;
     status
 }
@@ -206,52 +215,75 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn obs(p: (i32, i32), t: (i32, i32)) -> Observation {
-        let role = |(desired, ready): (i32, i32)| RoleObservation {
+    fn role(desired: i32, ready: i32) -> Option<RoleObservation> {
+        Some(RoleObservation {
             desired,
             ready,
             updated: desired,
             current: true,
-        };
+        })
+    }
+
+    fn obs(state: ClusterState, ready: bool) -> Observation {
         Observation {
             generation: 3,
-            invalid: None,
-            proxies: Some(role(p)),
-            targets: Some(role(t)),
+            proxies: role(1, i32::from(ready)),
+            targets: role(2, 2 * i32::from(ready)),
             intra_cluster_url: Some("http://x".into()),
-            autoscale: None,
+            state: Some(state),
+            created: true,
+            ready: Some(if ready {
+                Cond::new(true, "Ready", "Cluster is ready")
+            } else {
+                Cond::new(false, "Upgrading", "waiting")
+            }),
+            ..Observation::default()
         }
     }
 
     #[test]
-    fn lifecycle_created_ready_upgrading() {
+    fn states_and_counts_follow_the_observation() {
         let t0 = Timestamp::from_second(1_000).unwrap();
-        let s1 = next(None, &obs((1, 0), (2, 0)), t0);
+        let s1 = next(None, &obs(ClusterState::Created, false), t0);
         assert_eq!(s1.state, Some(ClusterState::Created));
         assert_eq!(s1.proxies.as_ref().unwrap().summary, "0/1");
         assert!(!is_true(Some(&s1), condition::READY));
-        let s2 = next(Some(&s1), &obs((1, 1), (2, 2)), t0);
+        assert!(is_true(Some(&s1), condition::CREATED));
+        let s2 = next(Some(&s1), &obs(ClusterState::Ready, true), t0);
         assert_eq!(s2.state, Some(ClusterState::Ready));
-        assert!(is_true(Some(&s2), condition::READY_REBALANCE));
         assert_eq!(s2.targets.as_ref().unwrap().summary, "2/2");
-        let s3 = next(Some(&s2), &obs((1, 1), (2, 1)), t0);
-        assert_eq!(s3.state, Some(ClusterState::Upgrading));
-        assert_eq!(s3.observed_generation, Some(3));
+        assert_eq!(s2.observed_generation, Some(3));
     }
 
     #[test]
     fn a_converged_cluster_computes_the_same_status() {
         let t0 = Timestamp::from_second(1_000).unwrap();
         let t1 = Timestamp::from_second(2_000).unwrap();
-        let s1 = next(None, &obs((1, 1), (1, 1)), t0);
-        let s2 = next(Some(&s1), &obs((1, 1), (1, 1)), t1);
+        let s1 = next(None, &obs(ClusterState::Ready, true), t0);
+        let s2 = next(Some(&s1), &obs(ClusterState::Ready, true), t1);
         assert_eq!(s1, s2, "no transition, no change, no write");
+    }
+
+    #[test]
+    fn unset_fields_keep_their_values() {
+        let t0 = Timestamp::from_second(1_000).unwrap();
+        let mut o = obs(ClusterState::Ready, true);
+        o.cluster_id = Some("uuid".into());
+        let s1 = next(None, &o, t0);
+        let keep = Observation {
+            generation: 3,
+            ..Observation::default()
+        };
+        let s2 = next(Some(&s1), &keep, t0);
+        assert_eq!(s2.state, Some(ClusterState::Ready));
+        assert_eq!(s2.cluster_id.as_deref(), Some("uuid"));
+        assert!(is_true(Some(&s2), condition::READY));
     }
 
     #[test]
     fn invalid_spec_sets_the_valid_condition_false() {
         let t0 = Timestamp::from_second(1_000).unwrap();
-        let mut o = obs((1, 1), (1, 1));
+        let mut o = obs(ClusterState::Ready, true);
         o.invalid = Some("spec.size: Invalid value".into());
         let s = next(None, &o, t0);
         let c = s
