@@ -324,6 +324,23 @@ impl Cluster {
         );
     }
 
+    /// Kill node `i` (as a pod deletion would) and wait for it to exit; its files stay, so
+    /// [`Self::start_node`] restarts it from its persisted metadata.
+    pub fn kill_node(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Forget a node that exited by itself (e.g. after AIS decommissioned it).
+    pub fn reap_node(&mut self, i: usize) -> Option<ExitStatus> {
+        let child = self.nodes[i].child.as_mut()?;
+        let status = child.try_wait().ok().flatten()?;
+        self.nodes[i].child = None;
+        Some(status)
+    }
+
     /// Start the primary, then (after a moment) every other node.
     pub fn start_all(&mut self) {
         self.start_node(0);

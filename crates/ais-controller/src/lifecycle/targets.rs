@@ -40,6 +40,9 @@ pub fn plan(t: &TargetInput<'_>) -> Step {
     if r.rolling() {
         return rollout(r);
     }
+    if let Some(step) = resume(r) {
+        return step;
+    }
     if !r.sts.ready() {
         return Step::wait(format!(
             "waiting for target pods: {}/{} ready",
@@ -136,6 +139,9 @@ pub fn rollout(r: &RoleInput<'_>) -> Step {
             // An unschedulable pod counts as done: waiting for it would block the rollout
             // until a person frees a node.
             if !pod.ready && !pod.unschedulable {
+                if let Some(step) = resume_pod(r, pod) {
+                    return step;
+                }
                 return Step::wait(format!("waiting for the updated pod {name} to be ready"));
             }
             continue;
@@ -165,6 +171,29 @@ pub fn rollout(r: &RoleInput<'_>) -> Step {
         };
     }
     Step::Done
+}
+
+/// A target that restarted while in maintenance comes back in maintenance and reports
+/// not-ready (AIS v1.4.9: "starting in maintenance mode"), so a rolled or re-added pod whose
+/// node is still in maintenance is taken out of it once its container runs.
+fn resume(r: &RoleInput<'_>) -> Option<Step> {
+    r.pods
+        .iter()
+        .filter(|p| p.ordinal < r.sts.replicas)
+        .find_map(|p| resume_pod(r, p))
+}
+
+fn resume_pod(r: &RoleInput<'_>, pod: &crate::lifecycle::PodView) -> Option<Step> {
+    if pod.ready || !pod.running || pod.terminating {
+        return None;
+    }
+    let node = r.node_of(&pod.name)?;
+    (node.in_maintenance() && !node.is_decommissioning()).then(|| {
+        Step::Call(vec![AisCall::StopMaintenance {
+            node: node.daemon_id.clone(),
+            pod: pod.name.clone(),
+        }])
+    })
 }
 
 #[cfg(test)]
@@ -419,7 +448,7 @@ mod tests {
         let mut p = targets(3, "a");
         p[0].revision = Some("b".into());
         p[0].ready = false;
-        let m = smap(&[(0, 0)], &[(0, MAINT), (1, 0), (2, 0)], None);
+        let m = smap(&[(0, 0)], &[(0, 0), (1, 0), (2, 0)], None);
         let role = input(3, &s, &p, Some(&m));
         assert_eq!(
             rollout(&role),
@@ -431,6 +460,41 @@ mod tests {
         assert_eq!(
             rollout(&role),
             Step::wait("waiting for pod ais-target-1 to terminate")
+        );
+    }
+
+    #[test]
+    fn a_restarted_target_still_in_maintenance_is_taken_out_of_it() {
+        let mut s = sts(2, "a");
+        s.update_revision = Some("b".into());
+        let mut p = targets(2, "a");
+        p[0].revision = Some("b".into());
+        p[0].ready = false;
+        let m = smap(&[(0, 0)], &[(0, MAINT), (1, 0)], None);
+        let role = input(2, &s, &p, Some(&m));
+        assert_eq!(
+            rollout(&role),
+            Step::Call(vec![AisCall::StopMaintenance {
+                node: "target0".into(),
+                pod: "ais-target-0".into()
+            }])
+        );
+        // Not while its container is not running yet.
+        p[0].running = false;
+        let role = input(2, &s, &p, Some(&m));
+        assert!(matches!(rollout(&role), Step::Wait { poll: false, .. }));
+        // Outside a rollout too (a target kept with `retain` and scaled back up).
+        let s = sts(2, "a");
+        let mut p = targets(2, "a");
+        p[1].ready = false;
+        let m = smap(&[(0, 0)], &[(0, 0), (1, MAINT)], None);
+        let t = TargetInput {
+            role: input(2, &s, &p, Some(&m)),
+            mode: ScaleDownMode::Retain,
+            rebalance_enabled: true,
+        };
+        assert!(
+            matches!(plan(&t), Step::Call(c) if matches!(&c[0], AisCall::StopMaintenance { node, .. } if node == "target1"))
         );
     }
 
