@@ -17,7 +17,7 @@ GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 JOBS="${BUILD_JOBS:-2}"
 
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
-ALL=(etcd "${K8S_COMPONENTS[@]}" kwok coredns helm aisnode aisinit)
+ALL=(etcd "${K8S_COMPONENTS[@]}" kwok coredns helm aisnode aisinit authn)
 
 version_of() {
   case "$1" in
@@ -25,7 +25,7 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
-    aisnode | aisinit) echo "$AISTORE_VERSION" ;;
+    aisnode | aisinit | authn) echo "$AISTORE_VERSION" ;;
     *) echo "$K8S_VERSION" ;;
   esac
 }
@@ -36,7 +36,7 @@ stamp_of() {
   case "$comp" in
     etcd) mod=etcd ;;
     kube-* | kubelet | kubectl) mod=k8s ;;
-    aisnode | aisinit) mod=aistore ;;
+    aisnode | aisinit | authn) mod=aistore ;;
   esac
   {
     echo "$comp $(version_of "$comp")"
@@ -120,7 +120,7 @@ main() {
     fi
     case "$c" in
       kube-* | kubelet | kubectl) k8s_todo+=("$c") ;;
-      aisnode | aisinit) ais_todo+=("$c") ;;
+      aisnode | aisinit | authn) ais_todo+=("$c") ;;
       *)
         t1=$SECONDS
         build_one "$c"

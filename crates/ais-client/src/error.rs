@@ -104,7 +104,8 @@ pub(crate) fn body_excerpt(body: &[u8]) -> String {
     truncate(text, BODY_EXCERPT_LEN)
 }
 
-fn truncate(mut s: String, max: usize) -> String {
+/// `s` cut to at most `max` bytes (on a char boundary), with `…` when cut.
+pub(crate) fn truncate(mut s: String, max: usize) -> String {
     if s.len() > max {
         let mut cut = max;
         while !s.is_char_boundary(cut) {

@@ -9,14 +9,18 @@
 //! - `actions`: the `ActMsg` bodies and action names.
 //! - `error`: [`AisError`], which names the call, the URL and what AIS answered.
 //! - `tls`: rustls client configuration (ring provider only).
+//! - `auth`: the operator's token for AIS: AuthN login, OAuth2 password grant, RFC 8693 token
+//!   exchange ([`TokenSource`]), and the [`TokenCache`] that refreshes it before expiry.
 
 pub mod actions;
+pub mod auth;
 pub mod client;
 pub mod error;
 pub mod tls;
 pub mod types;
 
 pub use actions::{ActMsg, ActValRmNode};
+pub use auth::{AuthError, AuthMode, AuthOptions, Token, TokenCache, TokenSource};
 pub use client::{AisClient, AisClientOptions, DEFAULT_TIMEOUT};
 pub use error::AisError;
 pub use tls::TlsOptions;

@@ -5,6 +5,7 @@ go 1.26
 tool (
 	github.com/NVIDIA/aistore/cmd/aisinit
 	github.com/NVIDIA/aistore/cmd/aisnode
+	github.com/NVIDIA/aistore/cmd/authn
 )
 
 require (

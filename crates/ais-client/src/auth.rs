@@ -1,0 +1,1290 @@
+//! Operator authentication to AIS: how the operator gets the bearer token that
+//! [`crate::AisClient`] sends (`AisClientOptions::token`), and when it gets a new one.
+//!
+//! Three ways to get a token ([`TokenSource`]), as the reference operator
+//! (`internal/services/authn_api.go`):
+//!
+//! - **AIS AuthN login** (`api/authn.LoginUser` of AIS v1.4.9): `POST <url>/v1/users/<user>`,
+//!   `Content-Type: application/json`, body `{"expires_in":0,"password":"…"}` (`authn.LoginMsg`;
+//!   `expires_in` is a Go `time.Duration` in nanoseconds). Like the reference, the operator asks
+//!   for `0`, which AuthN v1.4.9 turns into its longest lifetime (`auth.max_token_age`). The
+//!   answer is `{"token":"<JWT>"}` and says nothing about the lifetime, so the expiry is read
+//!   from the JWT's `exp` claim (payload decoded, signature not checked: AIS checks it).
+//! - **OAuth2 password grant** (RFC 6749 §4.3): form `POST` of
+//!   `grant_type=password&client_id=…&username=…&password=…[&scope=…]`; the answer must have
+//!   `token_type` bearer (case-insensitive); `expires_in` is honoured.
+//! - **RFC 8693 token exchange**: form `POST` of
+//!   `grant_type=urn:ietf:params:oauth:grant-type:token-exchange`, `subject_token`,
+//!   `subject_token_type=urn:ietf:params:oauth:token-type:jwt` and one `audience` per requested
+//!   audience; the token is `access_token` or the legacy `token` field.
+//!
+//! When `expires_in` is absent (or 0) the JWT `exp` claim is used, if the token is a JWT.
+//!
+//! [`TokenCache`] keeps the current token for one cluster: [`TokenCache::get`] returns it until
+//! it is about to expire and fetches a new one then; [`TokenCache::invalidate`] drops it when
+//! AIS answers 401/403 ([`crate::AisError::is_auth_error`]).
+//!
+//! Errors ([`AuthError`]) name the mode, the URL, the HTTP status and what the service
+//! answered, and never carry the password, the subject token or an issued token.
+//!
+//! HTTPS to the auth service trusts the system CA store plus [`AuthOptions::ca_file`] and
+//! [`TlsOptions::ca_dir`] (the reference operator also starts from the system pool), or nothing
+//! at all with [`TlsOptions::skip_verify`]. The TLS configuration is rebuilt for every fetch, so a
+//! rotated CA file is picked up by the next fetch without a cache TTL.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::{Method, Request, Uri, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+
+use crate::error::{AisError, BODY_EXCERPT_LEN, truncate};
+use crate::tls::{TlsOptions, client_config, load_ca_dir};
+
+/// How long before its expiry a token is replaced (the reference operator uses 5 minutes).
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Timeout of one call to the auth service: connect, send and read the whole answer (the
+/// reference operator uses 10 s).
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Path prefix of the AuthN user API (`apc.URLPathUsers`); a login is `POST <prefix>/<user>`.
+pub const AUTHN_USERS_PATH: &str = "/v1/users";
+
+/// `grant_type` of the OAuth2 resource owner password credentials grant (RFC 6749 §4.3.2).
+pub const GRANT_TYPE_PASSWORD: &str = "password";
+
+/// `grant_type` of an RFC 8693 token exchange (§2.1).
+pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// `subject_token_type` the operator sends: a JWT (RFC 8693 §3).
+pub const TOKEN_TYPE_JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+
+/// Largest answer read from the auth service; token answers are a few KiB.
+const MAX_ANSWER_LEN: usize = 1 << 20;
+
+const USER_AGENT: &str = "ais-operator";
+const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
+const REDACTED: &str = "<redacted>";
+
+/// Which way a token is obtained; named in every [`AuthError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// AIS AuthN username/password login.
+    AuthnLogin,
+    /// OAuth2 password grant (RFC 6749 §4.3).
+    PasswordGrant,
+    /// RFC 8693 token exchange.
+    TokenExchange,
+}
+
+impl fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::AuthnLogin => "AuthN login",
+            Self::PasswordGrant => "OAuth2 password grant",
+            Self::TokenExchange => "token exchange",
+        })
+    }
+}
+
+/// Where and how to get a token. `Debug` shows no password or token.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// AIS AuthN login as `username`.
+    AuthnLogin {
+        /// Base URL of AuthN, e.g. `https://ais-authn.ais:52001`.
+        url: String,
+        /// AuthN user (the Secret's `SU-NAME`).
+        username: String,
+        /// Its password (the Secret's `SU-PASS`).
+        password: String,
+    },
+    /// OAuth2 password grant.
+    PasswordGrant {
+        /// Token endpoint the form is posted to.
+        token_url: String,
+        /// `client_id` (public client; no client secret).
+        client_id: String,
+        /// Resource owner's username.
+        username: String,
+        /// Resource owner's password.
+        password: String,
+        /// `scope`, sent only when set.
+        scope: Option<String>,
+    },
+    /// RFC 8693 token exchange of `subject_token` (a JWT, e.g. a ServiceAccount token).
+    TokenExchange {
+        /// Token endpoint the form is posted to.
+        token_url: String,
+        /// The JWT to exchange.
+        subject_token: String,
+        /// Audiences to request, one `audience` field each (empty ones are skipped).
+        audiences: Vec<String>,
+    },
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::AuthnLogin { url, username, .. } => f
+                .debug_struct("AuthnLogin")
+                .field("url", url)
+                .field("username", username)
+                .field("password", &REDACTED)
+                .finish(),
+            Self::PasswordGrant {
+                token_url,
+                client_id,
+                username,
+                scope,
+                ..
+            } => f
+                .debug_struct("PasswordGrant")
+                .field("token_url", token_url)
+                .field("client_id", client_id)
+                .field("username", username)
+                .field("password", &REDACTED)
+                .field("scope", scope)
+                .finish(),
+            Self::TokenExchange {
+                token_url,
+                audiences,
+                ..
+            } => f
+                .debug_struct("TokenExchange")
+                .field("token_url", token_url)
+                .field("subject_token", &REDACTED)
+                .field("audiences", audiences)
+                .finish(),
+        }
+    }
+}
+
+impl TokenSource {
+    /// The mode, as named in errors.
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            Self::AuthnLogin { .. } => AuthMode::AuthnLogin,
+            Self::PasswordGrant { .. } => AuthMode::PasswordGrant,
+            Self::TokenExchange { .. } => AuthMode::TokenExchange,
+        }
+    }
+
+    /// The URL the token request is posted to (for AuthN: `<url>/v1/users/<username>`).
+    pub fn request_url(&self) -> String {
+        match self {
+            Self::AuthnLogin { url, username, .. } => format!(
+                "{}{AUTHN_USERS_PATH}/{}",
+                url.trim_end_matches('/'),
+                encode_path_segment(username)
+            ),
+            Self::PasswordGrant { token_url, .. } | Self::TokenExchange { token_url, .. } => {
+                token_url.clone()
+            }
+        }
+    }
+
+    /// Content type and body of the token request.
+    fn request_body(&self) -> (&'static str, String) {
+        match self {
+            Self::AuthnLogin { password, .. } => (
+                "application/json",
+                // authn.LoginMsg; Value's Display cannot fail.
+                serde_json::json!({ "expires_in": 0, "password": password }).to_string(),
+            ),
+            Self::PasswordGrant {
+                client_id,
+                username,
+                password,
+                scope,
+                ..
+            } => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", GRANT_TYPE_PASSWORD)
+                    .append_pair("client_id", client_id)
+                    .append_pair("username", username)
+                    .append_pair("password", password);
+                if let Some(scope) = scope {
+                    form.append_pair("scope", scope);
+                }
+                (FORM_CONTENT_TYPE, form.finish())
+            }
+            Self::TokenExchange {
+                subject_token,
+                audiences,
+                ..
+            } => {
+                let mut form = form_urlencoded::Serializer::new(String::new());
+                form.append_pair("grant_type", GRANT_TYPE_TOKEN_EXCHANGE)
+                    .append_pair("subject_token", subject_token)
+                    .append_pair("subject_token_type", TOKEN_TYPE_JWT);
+                for aud in audiences.iter().filter(|a| !a.is_empty()) {
+                    form.append_pair("audience", aud);
+                }
+                (FORM_CONTENT_TYPE, form.finish())
+            }
+        }
+    }
+
+    /// The secrets of the request, scrubbed from anything the service echoes back.
+    fn secrets(&self) -> Vec<&str> {
+        match self {
+            Self::AuthnLogin { password, .. } | Self::PasswordGrant { password, .. } => {
+                vec![password.as_str()]
+            }
+            Self::TokenExchange { subject_token, .. } => vec![subject_token.as_str()],
+        }
+    }
+
+    /// Turn a 2xx answer into a token.
+    fn parse_answer(&self, body: &[u8], now: SystemTime) -> Result<Token, String> {
+        match self {
+            Self::AuthnLogin { .. } => {
+                #[derive(Deserialize)]
+                struct TokenMsg {
+                    #[serde(default)]
+                    token: String,
+                }
+                let msg: TokenMsg = serde_json::from_slice(body)
+                    .map_err(|e| format!("not an AuthN token answer: {e}"))?;
+                if msg.token.is_empty() {
+                    return Err("no token in the answer".to_owned());
+                }
+                let expires_at = jwt_expiry(&msg.token);
+                Ok(Token::new(msg.token, expires_at))
+            }
+            Self::PasswordGrant { .. } => {
+                let ans = OAuthAnswer::parse(body)?;
+                let token = ans
+                    .access_token
+                    .clone()
+                    .filter(|t| !t.is_empty())
+                    .ok_or("no access_token in the answer")?;
+                match ans.token_type.as_deref() {
+                    Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+                    Some(t) => return Err(format!("token_type is {t:?}, expected bearer")),
+                    None => return Err("no token_type in the answer, expected bearer".to_owned()),
+                }
+                let expires_at = ans.expires_at(now)?.or_else(|| jwt_expiry(&token));
+                Ok(Token::new(token, expires_at))
+            }
+            Self::TokenExchange { .. } => {
+                let ans = OAuthAnswer::parse(body)?;
+                let token = ans
+                    .access_token
+                    .clone()
+                    .filter(|t| !t.is_empty())
+                    .or_else(|| ans.token.clone().filter(|t| !t.is_empty()))
+                    .ok_or("no access_token (nor legacy token) in the answer")?;
+                // RFC 8693 §2.2.1: "Bearer" for access tokens, "N_A" for other token types.
+                // Legacy services send no token_type at all.
+                match ans.token_type.as_deref() {
+                    None => tracing::debug!("token exchange answer without token_type"),
+                    Some(t) if t.eq_ignore_ascii_case("bearer") || t == "N_A" => {}
+                    Some(t) => return Err(format!("token_type is {t:?}, expected bearer")),
+                }
+                let expires_at = ans.expires_at(now)?.or_else(|| jwt_expiry(&token));
+                Ok(Token::new(token, expires_at))
+            }
+        }
+    }
+}
+
+/// The fields of an RFC 6749 §5.1 / RFC 8693 §2.2.1 token answer the operator reads.
+#[derive(Deserialize)]
+struct OAuthAnswer {
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+    /// A number per the RFCs; some services send a numeric string.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    /// Legacy token-exchange services.
+    #[serde(default)]
+    token: Option<String>,
+}
+
+impl OAuthAnswer {
+    fn parse(body: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).map_err(|e| format!("not an OAuth2 token answer: {e}"))
+    }
+
+    /// `now + expires_in`; `None` when absent, null or 0.
+    fn expires_at(&self, now: SystemTime) -> Result<Option<SystemTime>, String> {
+        let secs = match &self.expires_in {
+            None | Some(serde_json::Value::Null) => return Ok(None),
+            Some(serde_json::Value::Number(n)) => n.as_f64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        let secs = secs.filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| {
+            format!(
+                "expires_in is not a number of seconds: {}",
+                self.expires_in
+                    .as_ref()
+                    .map_or_else(String::new, |v| v.to_string())
+            )
+        })?;
+        if secs == 0.0 {
+            return Ok(None);
+        }
+        Ok(Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| now.checked_add(d)))
+    }
+}
+
+/// A bearer token and, when known, when it expires. `Debug` shows no token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The token (`Authorization: Bearer <value>`).
+    pub value: String,
+    /// Expiry, from `expires_in` or the JWT `exp` claim; `None` when unknown.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &REDACTED)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl Token {
+    /// A token with a known or unknown expiry.
+    pub fn new(value: impl Into<String>, expires_at: Option<SystemTime>) -> Self {
+        Self {
+            value: value.into(),
+            expires_at,
+        }
+    }
+
+    /// A token whose expiry is read from its JWT `exp` claim (unknown if it has none).
+    pub fn from_jwt(value: impl Into<String>) -> Self {
+        let value = value.into();
+        let expires_at = jwt_expiry(&value);
+        Self { value, expires_at }
+    }
+
+    /// Whether the token has expired or expires within `margin` of `now`. A token with an
+    /// unknown expiry never does.
+    pub fn expires_within(&self, margin: Duration, now: SystemTime) -> bool {
+        self.expires_at
+            .is_some_and(|exp| now.checked_add(margin).is_none_or(|limit| exp <= limit))
+    }
+}
+
+/// The `exp` claim of a JWT (RFC 7519 §4.1.4, seconds since the epoch), read from the
+/// base64url payload without checking the signature. `None` when the token is not a JWS
+/// compact serialization, its payload is not JSON, or it has no numeric `exp`.
+pub fn jwt_expiry(token: &str) -> Option<SystemTime> {
+    #[derive(Deserialize)]
+    struct Claims {
+        #[serde(default)]
+        exp: Option<serde_json::Value>,
+    }
+    let mut parts = token.split('.');
+    let (_header, payload, _signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None; // five parts: an encrypted JWT (JWE) whose claims cannot be read
+    }
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let secs = serde_json::from_slice::<Claims>(&json)
+        .ok()?
+        .exp?
+        .as_f64()?;
+    if !secs.is_finite() || secs < 0.0 {
+        return None;
+    }
+    UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(secs).ok()?)
+}
+
+/// Settings of the calls to the auth service and of [`TokenCache`].
+#[derive(Debug, Clone)]
+pub struct AuthOptions {
+    /// HTTPS to the auth service: `ca_dir` (a directory of PEM files), `client_cert` (mTLS)
+    /// and `skip_verify`. Only used for `https://` URLs.
+    pub tls: TlsOptions,
+    /// A PEM bundle of CA certificates to trust in addition to the system store and
+    /// `tls.ca_dir` (e.g. `spec.auth.tls.caCertPath`).
+    pub ca_file: Option<PathBuf>,
+    /// Timeout of one call.
+    pub timeout: Duration,
+    /// A token is replaced when it expires within this margin (capped at half its lifetime,
+    /// so that a token living less than twice the margin is still reused for a while).
+    pub refresh_margin: Duration,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        Self {
+            tls: TlsOptions::default(),
+            ca_file: None,
+            timeout: DEFAULT_AUTH_TIMEOUT,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+        }
+    }
+}
+
+/// A failed attempt to get a token. Each variant names the mode and the URL; none carries a
+/// password or token.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The service URL cannot be used.
+    #[error("{mode} {url}: invalid URL: {reason}")]
+    InvalidUrl {
+        /// The mode.
+        mode: AuthMode,
+        /// The URL as configured.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The TLS configuration (CA file or directory, client certificate) cannot be built.
+    #[error("{mode} {url}: TLS setup: {reason}")]
+    Tls {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+
+    /// No answer: connection refused, DNS, TLS handshake (e.g. an untrusted certificate).
+    #[error("{mode} {url}: request failed: {}", error_chain(source))]
+    Request {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+
+    /// The connection broke while the answer was read, or the answer was too large.
+    #[error("{mode} {url}: reading the answer failed: {source}")]
+    Body {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// No complete answer within the timeout.
+    #[error("{mode} {url}: no answer within {timeout:?}")]
+    Timeout {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// The timeout.
+        timeout: Duration,
+    },
+
+    /// The service refused: a non-2xx status.
+    #[error("{mode} {url}: the auth service answered {status}: {answer}")]
+    Status {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The service's message: OAuth2 `error: error_description`, the AIS `message`, or an
+        /// excerpt of the body, with the request's secrets removed.
+        answer: String,
+    },
+
+    /// A 2xx answer without a usable token (not JSON, no token, not a bearer token, bad
+    /// `expires_in`).
+    #[error("{mode} {url}: unusable answer (status {status}): {reason}")]
+    Answer {
+        /// The mode.
+        mode: AuthMode,
+        /// The request URL.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// What is wrong with it (the body itself is not repeated: it may hold a token).
+        reason: String,
+    },
+}
+
+impl AuthError {
+    /// The mode of the failed attempt.
+    pub fn mode(&self) -> AuthMode {
+        match self {
+            Self::InvalidUrl { mode, .. }
+            | Self::Tls { mode, .. }
+            | Self::Request { mode, .. }
+            | Self::Body { mode, .. }
+            | Self::Timeout { mode, .. }
+            | Self::Status { mode, .. }
+            | Self::Answer { mode, .. } => *mode,
+        }
+    }
+
+    /// The HTTP status the service answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Status { status, .. } | Self::Answer { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// An error and its sources, `a: b: c` (the transport's own message is terse: "client error
+/// (Connect)"; the cause, e.g. an unknown TLS issuer, is in the chain).
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !out.contains(&s) {
+            out.push_str(": ");
+            out.push_str(&s);
+        }
+        cur = e.source();
+    }
+    out
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Get one token from `source` (no caching).
+pub async fn fetch_token(source: &TokenSource, opts: &AuthOptions) -> Result<Token, AuthError> {
+    let mode = source.mode();
+    let url = source.request_url();
+    let uri = parse_url(source, &url)?;
+    let https = uri.scheme_str() == Some("https");
+    let client = http_client(opts, https).map_err(|reason| AuthError::Tls {
+        mode,
+        url: url.clone(),
+        reason,
+    })?;
+    let (content_type, body) = source.request_body();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::ACCEPT, "application/json")
+        .header(header::USER_AGENT, USER_AGENT)
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| AuthError::InvalidUrl {
+            mode,
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+
+    let exchange = async {
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|source| AuthError::Request {
+                mode,
+                url: url.clone(),
+                source,
+            })?;
+        let status = resp.status();
+        let bytes = Limited::new(resp.into_body(), MAX_ANSWER_LEN)
+            .collect()
+            .await
+            .map_err(|source| AuthError::Body {
+                mode,
+                url: url.clone(),
+                source,
+            })?
+            .to_bytes();
+        Ok::<_, AuthError>((status, bytes))
+    };
+    let (status, answer) = tokio::time::timeout(opts.timeout, exchange)
+        .await
+        .map_err(|_| AuthError::Timeout {
+            mode,
+            url: url.clone(),
+            timeout: opts.timeout,
+        })??;
+    tracing::debug!(%mode, %url, status = status.as_u16(), "auth service call");
+    if !status.is_success() {
+        return Err(AuthError::Status {
+            mode,
+            url,
+            status: status.as_u16(),
+            answer: answer_excerpt(&answer, &source.secrets()),
+        });
+    }
+    source
+        .parse_answer(&answer, SystemTime::now())
+        .map_err(|reason| AuthError::Answer {
+            mode,
+            url,
+            status: status.as_u16(),
+            reason: redact(reason, &source.secrets()),
+        })
+}
+
+fn parse_url(source: &TokenSource, url: &str) -> Result<Uri, AuthError> {
+    let invalid = |reason: &str| AuthError::InvalidUrl {
+        mode: source.mode(),
+        url: url.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid("scheme must be http or https"));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid("no host"));
+    }
+    if matches!(source, TokenSource::AuthnLogin { .. }) && uri.query().is_some() {
+        return Err(invalid("the AuthN URL must not have a query"));
+    }
+    Ok(uri)
+}
+
+fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client for one fetch. The rustls config is only built for `https` (a plain-HTTP service
+/// needs no CA); the connector type is shared.
+fn http_client(opts: &AuthOptions, https: bool) -> Result<HttpClient, String> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(opts.timeout));
+    let tls = if https {
+        tls_config(opts)?
+    } else {
+        ClientConfig::builder_with_provider(ring_provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth()
+    };
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(0)
+        .build(connector))
+}
+
+fn tls_reason(e: AisError) -> String {
+    match e {
+        AisError::Tls(reason) => reason,
+        other => other.to_string(),
+    }
+}
+
+/// Trust: system store + `ca_file` + `tls.ca_dir`, or anything with `skip_verify`.
+fn tls_config(opts: &AuthOptions) -> Result<ClientConfig, String> {
+    if opts.tls.skip_verify {
+        return client_config(&opts.tls).map_err(tls_reason);
+    }
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for e in &native.errors {
+        tracing::debug!(error = %e, "system CA store");
+    }
+    roots.add_parsable_certificates(native.certs);
+    if let Some(file) = &opts.ca_file {
+        let certs = CertificateDer::pem_file_iter(file)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("CA file {}: {e}", file.display()))?;
+        if certs.is_empty() {
+            return Err(format!("no PEM certificate in CA file {}", file.display()));
+        }
+        for c in certs {
+            roots
+                .add(c)
+                .map_err(|e| format!("CA file {}: {e}", file.display()))?;
+        }
+    }
+    if let Some(dir) = &opts.tls.ca_dir {
+        for c in load_ca_dir(dir).map_err(tls_reason)? {
+            roots
+                .add(c)
+                .map_err(|e| format!("CA in {}: {e}", dir.display()))?;
+        }
+    }
+    if roots.is_empty() {
+        return Err(
+            "no CA certificate to verify the auth service (no system store; set a CA file or \
+             directory, or skip_verify)"
+                .to_owned(),
+        );
+    }
+    let builder = ClientConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("protocol versions: {e}"))?
+        .with_root_certificates(roots);
+    match &opts.tls.client_cert {
+        None => Ok(builder.with_no_client_auth()),
+        Some(cc) => {
+            let chain = CertificateDer::pem_file_iter(&cc.cert_chain)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("{}: {e}", cc.cert_chain.display()))?;
+            if chain.is_empty() {
+                return Err(format!("no certificate in {}", cc.cert_chain.display()));
+            }
+            let key = PrivateKeyDer::from_pem_file(&cc.key)
+                .map_err(|e| format!("client key {}: {e}", cc.key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client certificate: {e}"))
+        }
+    }
+}
+
+/// What an error answer says: OAuth2 `error: error_description` (RFC 6749 §5.2), the AIS
+/// `message`, or the body; secrets removed, then cut to [`BODY_EXCERPT_LEN`].
+fn answer_excerpt(body: &[u8], secrets: &[&str]) -> String {
+    #[derive(Deserialize)]
+    struct OAuthError {
+        error: String,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    #[derive(Deserialize)]
+    struct AisMessage {
+        message: String,
+    }
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    let text = if let Ok(e) = serde_json::from_slice::<OAuthError>(body) {
+        match e.error_description.filter(|d| !d.is_empty()) {
+            Some(d) => format!("{}: {d}", e.error),
+            None => e.error,
+        }
+    } else if let Ok(m) = serde_json::from_slice::<AisMessage>(body) {
+        m.message
+    } else {
+        String::from_utf8_lossy(body).trim().to_owned()
+    };
+    truncate(redact(text, secrets), BODY_EXCERPT_LEN)
+}
+
+fn redact(mut text: String, secrets: &[&str]) -> String {
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        if text.contains(s) {
+            text = text.replace(s, REDACTED);
+        }
+    }
+    text
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters.
+fn encode_path_segment(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[derive(Clone)]
+struct Cached {
+    token: Token,
+    fetched_at: SystemTime,
+}
+
+impl Cached {
+    /// Due for a refresh at `now`: it expires within `margin`, the margin capped at half the
+    /// token's lifetime (a 5-minute token with the default 5-minute margin is reused for 2.5
+    /// minutes instead of being fetched again for every call).
+    fn refresh_due(&self, margin: Duration, now: SystemTime) -> bool {
+        let Some(exp) = self.token.expires_at else {
+            return false;
+        };
+        let lifetime = exp.duration_since(self.fetched_at).unwrap_or_default();
+        self.token.expires_within(margin.min(lifetime / 2), now)
+    }
+}
+
+struct CacheState {
+    source: TokenSource,
+    current: Option<Cached>,
+}
+
+/// The current token of one cluster. Thread-safe; concurrent [`Self::get`] calls share one
+/// fetch (the lock is held while fetching, bounded by [`AuthOptions::timeout`]).
+pub struct TokenCache {
+    opts: AuthOptions,
+    state: tokio::sync::Mutex<CacheState>,
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("TokenCache");
+        d.field("options", &self.opts);
+        if let Ok(st) = self.state.try_lock() {
+            d.field("source", &st.source)
+                .field("token", &st.current.as_ref().map(|c| &c.token));
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    /// An empty cache; the first [`Self::get`] fetches.
+    pub fn new(source: TokenSource, opts: AuthOptions) -> Self {
+        Self {
+            opts,
+            state: tokio::sync::Mutex::new(CacheState {
+                source,
+                current: None,
+            }),
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &AuthOptions {
+        &self.opts
+    }
+
+    /// The cached token unless it expires within the refresh margin; otherwise a new one from
+    /// the current source (which then replaces the cached one). When that fetch fails but
+    /// the cached token has not expired yet, the cached token is returned (with a warning) and
+    /// the next call tries again: an auth service outage does not stop the operator before
+    /// its token actually expires.
+    pub async fn get(&self) -> Result<Token, AuthError> {
+        let mut st = self.state.lock().await;
+        if let Some(t) = self.usable(&st) {
+            return Ok(t);
+        }
+        match self.refresh(&mut st).await {
+            Ok(t) => Ok(t),
+            Err(e) => keep_unexpired(&st, e),
+        }
+    }
+
+    /// As [`Self::get`], but when a fetch is due the source is first replaced by
+    /// `fresh_source()`. For sources that must be rebuilt for each fetch: a token exchange
+    /// whose subject token is short-lived (a minted ServiceAccount token), or credentials
+    /// that may have been rotated in their Secret. `fresh_source` is not called while the
+    /// cached token is usable. A failure of `fresh_source` or of the fetch falls back to the
+    /// unexpired cached token as in [`Self::get`].
+    pub async fn get_with<F, Fut, E>(&self, fresh_source: F) -> Result<Token, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<TokenSource, E>>,
+        E: From<AuthError> + fmt::Display,
+    {
+        let mut st = self.state.lock().await;
+        if let Some(t) = self.usable(&st) {
+            return Ok(t);
+        }
+        let fetched = match fresh_source().await {
+            Ok(source) => {
+                st.source = source;
+                self.refresh(&mut st).await.map_err(E::from)
+            }
+            Err(e) => Err(e),
+        };
+        match fetched {
+            Ok(t) => Ok(t),
+            Err(e) => keep_unexpired(&st, e),
+        }
+    }
+
+    /// Drop the cached token, so that the next [`Self::get`] fetches a new one (call it when
+    /// AIS answers 401 or 403).
+    pub async fn invalidate(&self) {
+        self.state.lock().await.current = None;
+    }
+
+    /// Drop the cached token only if it is still `token` (the one AIS refused), so that a
+    /// token another task has fetched meanwhile is kept. Returns whether it was dropped.
+    pub async fn invalidate_token(&self, token: &Token) -> bool {
+        let mut st = self.state.lock().await;
+        let current = st.current.as_ref().is_some_and(|c| c.token == *token);
+        if current {
+            st.current = None;
+        }
+        current
+    }
+
+    /// Replace the source (e.g. after `spec.auth` changed); a cached token from a different
+    /// source is dropped.
+    pub async fn set_source(&self, source: TokenSource) {
+        let mut st = self.state.lock().await;
+        if st.source != source {
+            st.source = source;
+            st.current = None;
+        }
+    }
+
+    /// The cached token, without fetching and whether or not it is due for a refresh.
+    pub async fn cached(&self) -> Option<Token> {
+        self.state
+            .lock()
+            .await
+            .current
+            .as_ref()
+            .map(|c| c.token.clone())
+    }
+
+    fn usable(&self, st: &CacheState) -> Option<Token> {
+        st.current
+            .as_ref()
+            .filter(|c| !c.refresh_due(self.opts.refresh_margin, SystemTime::now()))
+            .map(|c| c.token.clone())
+    }
+
+    /// Fetch from the current source; the cached token is replaced only on success.
+    async fn refresh(&self, st: &mut CacheState) -> Result<Token, AuthError> {
+        let fetched_at = SystemTime::now();
+        let token = fetch_token(&st.source, &self.opts).await?;
+        tracing::info!(
+            mode = %st.source.mode(),
+            url = %st.source.request_url(),
+            expires_in_s = token
+                .expires_at
+                .and_then(|e| e.duration_since(fetched_at).ok())
+                .map(|d| d.as_secs()),
+            "fetched an AIS token"
+        );
+        st.current = Some(Cached {
+            token: token.clone(),
+            fetched_at,
+        });
+        Ok(token)
+    }
+}
+
+/// After a failed refresh: the cached token while it has not expired, else the error.
+fn keep_unexpired<E: fmt::Display>(st: &CacheState, err: E) -> Result<Token, E> {
+    let now = SystemTime::now();
+    match st
+        .current
+        .as_ref()
+        .filter(|c| !c.token.expires_within(Duration::ZERO, now))
+    {
+        Some(c) => {
+            tracing::warn!(
+                mode = %st.source.mode(),
+                error = %err,
+                "refreshing the AIS token failed; using the current one until it expires"
+            );
+            Ok(c.token.clone())
+        }
+        None => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn jwt(payload: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"HS256"}"#), b64(payload))
+    }
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn jwt_exp_is_read_without_verification() {
+        assert_eq!(
+            jwt_expiry(&jwt(r#"{"sub":"admin","exp":1700000000}"#)),
+            Some(at(1_700_000_000))
+        );
+        assert_eq!(
+            jwt_expiry(&jwt(r#"{"exp":1700000000.5}"#)),
+            Some(at(1_700_000_000) + Duration::from_millis(500))
+        );
+        assert_eq!(jwt_expiry(&jwt(r#"{"sub":"admin"}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":"soon"}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":-5}"#)), None);
+        assert_eq!(jwt_expiry(&jwt(r#"{"exp":1e300}"#)), None);
+        assert_eq!(jwt_expiry("opaque-token"), None);
+        assert_eq!(jwt_expiry("a.!!!.c"), None);
+        assert_eq!(jwt_expiry("a.b.c.d.e"), None);
+        // Padded base64url is accepted too.
+        let padded = format!(
+            "h.{}.s",
+            base64::engine::general_purpose::URL_SAFE.encode(r#"{"exp":10}"#)
+        );
+        assert_eq!(jwt_expiry(&padded), Some(at(10)));
+        assert_eq!(
+            Token::from_jwt(jwt(r#"{"exp":10}"#)).expires_at,
+            Some(at(10))
+        );
+    }
+
+    #[test]
+    fn refresh_margin_capped_at_half_the_lifetime() {
+        let cached = |fetched: u64, exp: Option<u64>| Cached {
+            token: Token::new("t", exp.map(at)),
+            fetched_at: at(fetched),
+        };
+        let m = DEFAULT_REFRESH_MARGIN;
+        // 1 h token: refreshed 5 min before expiry.
+        let c = cached(0, Some(3600));
+        assert!(!c.refresh_due(m, at(3299)));
+        assert!(c.refresh_due(m, at(3300)));
+        assert!(c.refresh_due(m, at(4000)));
+        // 5 min token: reused for half its life.
+        let c = cached(0, Some(300));
+        assert!(!c.refresh_due(m, at(149)));
+        assert!(c.refresh_due(m, at(150)));
+        // Unknown expiry: never.
+        assert!(!cached(0, None).refresh_due(m, at(u32::MAX.into())));
+        // Already expired when fetched (clock skew): always.
+        assert!(cached(100, Some(50)).refresh_due(m, at(100)));
+        assert!(Token::new("t", Some(at(10))).expires_within(Duration::ZERO, at(10)));
+        assert!(!Token::new("t", None).expires_within(Duration::MAX, at(10)));
+    }
+
+    #[test]
+    fn request_bodies_and_urls() {
+        let login = TokenSource::AuthnLogin {
+            url: "https://authn:52001/".into(),
+            username: "ad min@x".into(),
+            password: "p\"w&=".into(),
+        };
+        assert_eq!(
+            login.request_url(),
+            "https://authn:52001/v1/users/ad%20min%40x"
+        );
+        let (ct, body) = login.request_body();
+        assert_eq!(ct, "application/json");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"expires_in": 0, "password": "p\"w&="})
+        );
+
+        let grant = TokenSource::PasswordGrant {
+            token_url: "https://kc/realms/ais/protocol/openid-connect/token".into(),
+            client_id: "ais-op".into(),
+            username: "admin".into(),
+            password: "p w&=".into(),
+            scope: Some("openid profile".into()),
+        };
+        let (ct, body) = grant.request_body();
+        assert_eq!(ct, FORM_CONTENT_TYPE);
+        assert_eq!(
+            body,
+            "grant_type=password&client_id=ais-op&username=admin&password=p+w%26%3D&scope=openid+profile"
+        );
+
+        let exchange = TokenSource::TokenExchange {
+            token_url: "https://authn/token".into(),
+            subject_token: "eyJ.x.y".into(),
+            audiences: vec!["a1".into(), String::new(), "a 2".into()],
+        };
+        assert_eq!(exchange.request_url(), "https://authn/token");
+        assert_eq!(
+            exchange.request_body().1,
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange\
+             &subject_token=eyJ.x.y\
+             &subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Ajwt\
+             &audience=a1&audience=a+2"
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let sources = [
+            TokenSource::AuthnLogin {
+                url: "u".into(),
+                username: "admin".into(),
+                password: "hunter2".into(),
+            },
+            TokenSource::PasswordGrant {
+                token_url: "u".into(),
+                client_id: "c".into(),
+                username: "admin".into(),
+                password: "hunter2".into(),
+                scope: None,
+            },
+            TokenSource::TokenExchange {
+                token_url: "u".into(),
+                subject_token: "hunter2".into(),
+                audiences: vec![],
+            },
+        ];
+        for s in &sources {
+            let d = format!("{s:?}");
+            assert!(!d.contains("hunter2") && d.contains(REDACTED), "{d}");
+        }
+        let t = Token::new("hunter2", None);
+        assert!(!format!("{t:?}").contains("hunter2"));
+        let cache = TokenCache::new(sources[0].clone(), AuthOptions::default());
+        assert!(!format!("{cache:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn answers_are_parsed_per_mode() {
+        let now = at(1000);
+        let grant = TokenSource::PasswordGrant {
+            token_url: "u".into(),
+            client_id: "c".into(),
+            username: "u".into(),
+            password: "p".into(),
+            scope: None,
+        };
+        let t = grant
+            .parse_answer(
+                br#"{"access_token":"a","token_type":"bearer","expires_in":60}"#,
+                now,
+            )
+            .unwrap();
+        assert_eq!(t, Token::new("a", Some(at(1060))));
+        let t = grant
+            .parse_answer(
+                br#"{"access_token":"a","token_type":"Bearer","expires_in":"60"}"#,
+                now,
+            )
+            .unwrap();
+        assert_eq!(t.expires_at, Some(at(1060)));
+        // No expires_in: the JWT exp.
+        let j = jwt(r#"{"exp":5000}"#);
+        let body = serde_json::json!({"access_token": j, "token_type": "BEARER"}).to_string();
+        assert_eq!(
+            grant.parse_answer(body.as_bytes(), now).unwrap().expires_at,
+            Some(at(5000))
+        );
+        let err = grant
+            .parse_answer(br#"{"access_token":"a","token_type":"mac"}"#, now)
+            .unwrap_err();
+        assert!(err.contains("\"mac\"") && err.contains("bearer"), "{err}");
+        assert!(grant.parse_answer(br#"{"access_token":"a"}"#, now).is_err());
+        assert!(
+            grant
+                .parse_answer(br#"{"token":"a","token_type":"bearer"}"#, now)
+                .is_err()
+        );
+        let err = grant
+            .parse_answer(
+                br#"{"access_token":"a","token_type":"bearer","expires_in":"x"}"#,
+                now,
+            )
+            .unwrap_err();
+        assert!(err.contains("expires_in"), "{err}");
+
+        let exchange = TokenSource::TokenExchange {
+            token_url: "u".into(),
+            subject_token: "s".into(),
+            audiences: vec![],
+        };
+        assert_eq!(
+            exchange
+                .parse_answer(br#"{"token":"legacy"}"#, now)
+                .unwrap(),
+            Token::new("legacy", None)
+        );
+        assert_eq!(
+            exchange
+                .parse_answer(
+                    br#"{"access_token":"a","token":"legacy","token_type":"N_A"}"#,
+                    now
+                )
+                .unwrap()
+                .value,
+            "a"
+        );
+        assert!(
+            exchange
+                .parse_answer(br#"{"access_token":"a","token_type":"DPoP"}"#, now)
+                .is_err()
+        );
+        assert!(
+            exchange
+                .parse_answer(br#"{"issued_token_type":"x"}"#, now)
+                .is_err()
+        );
+
+        let login = TokenSource::AuthnLogin {
+            url: "u".into(),
+            username: "u".into(),
+            password: "p".into(),
+        };
+        let body = serde_json::json!({ "token": j }).to_string();
+        assert_eq!(
+            login.parse_answer(body.as_bytes(), now).unwrap().expires_at,
+            Some(at(5000))
+        );
+        assert!(login.parse_answer(br#"{"token":""}"#, now).is_err());
+        assert!(login.parse_answer(b"<html>", now).is_err());
+    }
+
+    #[test]
+    fn error_answers_keep_the_message_and_drop_secrets() {
+        let s = ["hunter2"];
+        assert_eq!(
+            answer_excerpt(
+                br#"{"error":"invalid_grant","error_description":"Invalid user credentials"}"#,
+                &s
+            ),
+            "invalid_grant: Invalid user credentials"
+        );
+        assert_eq!(
+            answer_excerpt(br#"{"error":"invalid_client"}"#, &s),
+            "invalid_client"
+        );
+        assert_eq!(
+            answer_excerpt(br#"{"message":"invalid credentials","status":401}"#, &s),
+            "invalid credentials"
+        );
+        assert_eq!(
+            answer_excerpt(b"bad password hunter2 for admin\n", &s),
+            "bad password <redacted> for admin"
+        );
+        assert_eq!(answer_excerpt(b"", &s), "(empty body)");
+        let long = format!("{}hunter2", "x".repeat(BODY_EXCERPT_LEN - 3));
+        assert!(!answer_excerpt(long.as_bytes(), &s).contains("hun"));
+    }
+
+    #[test]
+    fn invalid_urls_are_named() {
+        let src = |url: &str| TokenSource::AuthnLogin {
+            url: url.into(),
+            username: "admin".into(),
+            password: "p".into(),
+        };
+        for url in ["ftp://h", "http://", "not a url"] {
+            let s = src(url);
+            let err = parse_url(&s, &s.request_url()).unwrap_err();
+            assert!(matches!(err, AuthError::InvalidUrl { .. }), "{err}");
+            assert!(err.to_string().contains("AuthN login"), "{err}");
+        }
+    }
+}
