@@ -21,7 +21,7 @@ build:
 # Run the unit, property and schema tests, and the AIS client against real aisnode processes
 # (no cluster needed; aisnode is built from source once and cached).
 test:
-    e2e/cluster/build.sh aisnode
+    e2e/cluster/build.sh aisnode authn
     cargo test --workspace --all-targets
 
 # Formatting check and clippy with warnings as errors.
@@ -36,6 +36,19 @@ crds:
 # Fail when the committed CRD files differ from what the code generates.
 crds-check:
     cargo run -q -p ais-crd --bin crdgen -- --check {{justfile_directory()}}
+
+# Render deploy/operator.yaml from the Helm chart (default values).
+manifests:
+    deploy/render.sh
+
+# Fail when deploy/operator.yaml differs from the chart; lint the chart in every mode.
+manifests-check:
+    e2e/cluster/build.sh helm
+    deploy/render.sh --check
+    HELM=$(ls -d ~/.cache/ais-operator/bin/helm-*/helm | head -1); \
+      "$HELM" lint --strict charts/ais-operator && \
+      "$HELM" lint --strict charts/ais-operator --set webhook.certs.mode=helm && \
+      "$HELM" lint --strict charts/ais-operator --set 'namespaceScope={ais-a,ais-b}'
 
 # Check AIStore manifests offline (defaulting, validation, deprecation warnings).
 validate +files:
@@ -91,6 +104,7 @@ e2e:
     KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} \
         AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/debug/ais-controller" \
         AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
+        AIS_E2E_LOG_DIR="${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}" \
         cargo test -p ais-e2e --features e2e -- --test-threads 3
 
 # Local cluster up and down once (teardown check), then up, smoke test, e2e tests, down (also
@@ -107,7 +121,7 @@ e2e-local:
     just e2e
 
 # Everything CI runs: lint, generated-file drift, unit tests, then the e2e suite on a local cluster.
-ci: lint crds-check test e2e-local
+ci: lint crds-check manifests-check test e2e-local
 
 # Benchmarks (numbers go to docs/benchmarks.md): webhook reviews/s and latency over TLS.
 bench seconds="10" connections="8":

@@ -2,9 +2,12 @@
 //! namespaces, and child processes that are always stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 /// The kubectl binary: `$KUBECTL`, else `kubectl` on PATH.
 pub fn kubectl_bin() -> String {
@@ -182,4 +185,138 @@ pub fn get_json(args: &[&str]) -> Option<serde_json::Value> {
         .success()
         .then(|| serde_json::from_slice(&out.stdout).ok())
         .flatten()
+}
+
+/// A plain-HTTP GET answered with JSON (HTTP/1.0, so the body is never chunked).
+pub fn http_get_json(addr: &str, path: &str) -> Option<serde_json::Value> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code == "200")
+        .then(|| serde_json::from_str(body).ok())
+        .flatten()
+}
+
+/// Notes of the events of `ns` whose regarding object is `name`, oldest first.
+pub fn event_notes(ns: &str, name: &str) -> Vec<String> {
+    let Some(list) = get_json(&["events.events.k8s.io", "-n", ns]) else {
+        return Vec::new();
+    };
+    let mut events: Vec<(String, String)> = list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|e| e["regarding"]["name"] == name)
+                .map(|e| {
+                    let at = e["eventTime"]
+                        .as_str()
+                        .or_else(|| e["metadata"]["creationTimestamp"].as_str())
+                        .unwrap_or_default()
+                        .to_string();
+                    (at, e["note"].as_str().unwrap_or_default().to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    events.sort();
+    events.into_iter().map(|(_, note)| note).collect()
+}
+
+/// Starts the controller binary (`AIS_CONTROLLER_BIN`) for namespace `ns` and waits until it
+/// is ready.
+pub fn start_controller(ns: &str, health_port: u16) -> Process {
+    let bin = env_path(
+        "AIS_CONTROLLER_BIN",
+        "build it with `cargo build -p ais-controller` and point AIS_CONTROLLER_BIN at it (`just e2e` does)",
+    );
+    let child = Command::new(bin)
+        // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
+        // IPs, which the host reaches over the cluster bridge.
+        .env("AIS_ENDPOINT_MODE", "pod-ip")
+        .args([
+            "--watch-namespaces",
+            ns,
+            "--health-addr",
+            &format!("127.0.0.1:{health_port}"),
+        ])
+        // The local cluster has no registry and two cores: preloaded images, small init container.
+        .args([
+            "--ais-image-pull-policy",
+            "IfNotPresent",
+            "--init-cpu",
+            "100m",
+            "--init-memory",
+            "128Mi",
+        ])
+        .stdout(controller_log(ns))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let process = Process(child);
+    eventually(Duration::from_secs(60), || {
+        (http_get(&format!("127.0.0.1:{health_port}"), "/readyz") == Some(200)).then_some(())
+    });
+    process
+}
+
+/// Where a controller's log goes: `$AIS_E2E_LOG_DIR/controller-<ns>.log` when set (`just e2e`
+/// sets it to the cluster's log directory), else nowhere.
+pub fn controller_log(ns: &str) -> Stdio {
+    std::env::var_os("AIS_E2E_LOG_DIR")
+        .and_then(|dir| {
+            std::fs::File::create(PathBuf::from(dir).join(format!("controller-{ns}.log"))).ok()
+        })
+        .map_or_else(Stdio::null, Stdio::from)
+}
+
+/// An AIStore manifest for the local cluster's images with `extra` spec fields merged in.
+pub fn aistore(name: &str, extra: Value) -> String {
+    let node = std::env::var("AIS_NODE_IMAGE")
+        .unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into());
+    let init = std::env::var("AIS_INIT_IMAGE")
+        .unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into());
+    let mut spec = json!({
+        "size": 1, "nodeImage": node, "initImage": init,
+        "stateStorage": {"emptyDir": {}},
+        "proxySpec": {"servicePort": 51080, "portPublic": 51080, "portIntraControl": 51082, "portIntraData": 51083},
+        "targetSpec": {"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083,
+                       "mounts": [{"path": "/ais1", "size": "1Gi", "label": "disk1"}]}
+    });
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"apiVersion": "ais.nvidia.com/v1beta1", "kind": "AIStore", "metadata": {"name": name}, "spec": spec}).to_string()
+}
+
+/// Pod name → UID in `ns`.
+pub fn pod_uids(ns: &str) -> BTreeMap<String, String> {
+    let pods = get_json(&["pods", "-n", ns]).unwrap();
+    pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["metadata"]["uid"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `status.state` of an AIStore.
+pub fn state(ns: &str, name: &str) -> Option<String> {
+    get_json(&["aistore", "-n", ns, name])
+        .and_then(|v| v["status"]["state"].as_str().map(String::from))
 }

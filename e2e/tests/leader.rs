@@ -27,6 +27,9 @@ fn start(name: &'static str, ns: &str) -> Replica {
     );
     let child = Command::new(bin)
         .env("POD_NAME", name)
+        // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
+        // IPs, which the host reaches over the cluster bridge.
+        .env("AIS_ENDPOINT_MODE", "pod-ip")
         .args([
             "--watch-namespaces",
             ns,

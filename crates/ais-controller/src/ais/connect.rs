@@ -62,6 +62,8 @@ struct Fingerprint {
 pub struct Clients {
     settings: ClientSettings,
     cache: Arc<Mutex<HashMap<String, (Fingerprint, AisClient)>>>,
+    /// The operator's tokens for clusters with `spec.auth`.
+    pub tokens: super::Tokens,
 }
 
 impl Clients {
@@ -70,6 +72,7 @@ impl Clients {
         Self {
             settings,
             cache: Arc::default(),
+            tokens: super::Tokens::default(),
         }
     }
 
@@ -191,6 +194,7 @@ impl Session {
             && err.is_auth_error()
         {
             self.clients.invalidate(&self.cluster);
+            self.clients.tokens.invalidate(&self.cluster).await;
         }
         result
     }

@@ -148,16 +148,18 @@ impl Run<'_> {
         self.live = Live::read(&self.ctx.client, &self.ns, &self.name).await?;
         self.obs.proxies = self.live.proxy.as_ref().map(RoleObservation::of);
         self.obs.targets = self.live.target.as_ref().map(RoleObservation::of);
-        self.connect(lb_ingress.as_deref()).await;
-
         if self.spec.shutdown_cluster == Some(true) {
+            self.connect(lb_ingress.as_deref(), false).await;
             return self.shutdown().await;
         }
         let created = is_true(self.ais.status.as_ref(), condition::CREATED)
             || (self.live.proxy.is_some() && self.live.target.is_some());
         if !created {
+            // Bootstrap needs no AIS call (the primary answers nothing useful before targets
+            // join).
             return self.bootstrap().await;
         }
+        self.connect(lb_ingress.as_deref(), true).await;
         self.obs.created = true;
         if let Some(action) = self.proxies().await? {
             return Ok(action);
@@ -297,9 +299,9 @@ impl Run<'_> {
         Ok(None)
     }
 
-    /// Chooses the AIS endpoint and reads the cluster map once for this reconcile. Failures
-    /// leave `smap` empty: every decision that needs AIS then waits.
-    async fn connect(&mut self, lb_ingress: Option<&str>) {
+    /// Chooses the AIS endpoint and (with `read_map`) reads the cluster map once for this
+    /// reconcile. Failures leave `smap` empty: every decision that needs AIS then waits.
+    async fn connect(&mut self, lb_ingress: Option<&str>, read_map: bool) {
         let url = match endpoint(
             &self.desired.api,
             self.ctx.clients.settings().mode,
@@ -315,7 +317,24 @@ impl Run<'_> {
         if !self.live.proxy_pods.iter().any(|p| p.ready) {
             return;
         }
-        let token = None;
+        let token = match self
+            .ctx
+            .clients
+            .tokens
+            .token(&self.key, &self.ctx.client, self.ais)
+            .await
+        {
+            Ok(token) => token,
+            Err(err) => {
+                self.note_warning(
+                    "AuthFailed",
+                    "Authenticate",
+                    format!("Cannot get a token for the AIS API: {err}"),
+                )
+                .await;
+                return;
+            }
+        };
         match self.ctx.clients.session(
             &self.key,
             &url,
@@ -324,9 +343,11 @@ impl Run<'_> {
             self.ctx.metrics.clone(),
         ) {
             Ok(session) => {
-                match session.smap().await {
-                    Ok(smap) => self.smap = Some(smap),
-                    Err(err) => tracing::info!(cluster = %self.key, %err, "no cluster map"),
+                if read_map {
+                    match session.smap().await {
+                        Ok(smap) => self.smap = Some(smap),
+                        Err(err) => tracing::info!(cluster = %self.key, %err, "no cluster map"),
+                    }
                 }
                 self.session = Some(session);
             }
@@ -449,7 +470,7 @@ impl Run<'_> {
                         .await?;
                     self.note(
                         "RollingOut",
-                        "Upgrade",
+                        "UpdateProxyTemplate",
                         format!("Rolling out a new proxy pod template ({reason})"),
                     )
                     .await;
@@ -509,7 +530,7 @@ impl Run<'_> {
                 .await?;
             self.note(
                 "RollingOut",
-                "Upgrade",
+                "UpdateTargetTemplate",
                 format!("Rolling out a new target pod template one pod at a time ({reason})"),
             )
             .await;
@@ -550,7 +571,8 @@ impl Run<'_> {
                             cluster: self.key.clone(),
                             source,
                         })?;
-                    self.note(call_reason(call), "AIS", format!("AIS: {call}"))
+                    let (reason, action, pod) = call_event(call);
+                    self.note_pod(reason, action, format!("AIS: {call}"), pod)
                         .await;
                 }
                 self.progress(&format!("asked AIS to {}", describe(&calls)), true);
@@ -559,9 +581,13 @@ impl Run<'_> {
             Step::Scale(n) => {
                 let live = self.live.view(role).map_or(0, |v| v.replicas);
                 self.apply_sts(role, n, false, None).await?;
+                let action = match role {
+                    Role::Proxy => "ScaleProxies",
+                    Role::Target => "ScaleTargets",
+                };
                 self.note(
                     "Scaling",
-                    "Scale",
+                    action,
                     format!("Scaling {role}s from {live} to {n}"),
                 )
                 .await;
@@ -580,10 +606,11 @@ impl Run<'_> {
                         });
                     }
                 }
-                self.note(
+                self.note_pod(
                     "RollingOut",
-                    "Upgrade",
+                    "RestartPod",
                     format!("Restarting pod {pod} with the new template (AIS released it)"),
+                    &pod,
                 )
                 .await;
                 Ok(self.progress(&format!("restarting pod {pod}"), false))
@@ -679,7 +706,11 @@ impl Run<'_> {
         }
         self.note(
             "Rebalance",
-            "Configure",
+            if enabled {
+                "EnableRebalance"
+            } else {
+                "DisableRebalance"
+            },
             format!(
                 "Rebalance {}: {message}",
                 if enabled { "enabled" } else { "disabled" }
@@ -817,7 +848,7 @@ impl Run<'_> {
                     Ok(()) => {
                         self.note(
                             "ShuttingDown",
-                            "StartShutdown",
+                            "ShutdownCall",
                             "AIS shut the cluster down".into(),
                         )
                         .await;
@@ -894,6 +925,20 @@ impl Run<'_> {
         event(self.ctx, self.ais, EventType::Normal, reason, action, note).await;
     }
 
+    async fn note_pod(&self, reason: &str, action: &str, note: String, pod: &str) {
+        tracing::info!(cluster = %self.key, reason, pod, "{note}");
+        super::event_about(
+            self.ctx,
+            self.ais,
+            EventType::Normal,
+            reason,
+            action,
+            note,
+            Some(pod),
+        )
+        .await;
+    }
+
     async fn note_warning(&self, reason: &str, action: &str, note: String) {
         tracing::warn!(cluster = %self.key, reason, "{note}");
         event(self.ctx, self.ais, EventType::Warning, reason, action, note).await;
@@ -957,12 +1002,13 @@ impl Run<'_> {
     }
 }
 
-fn call_reason(call: &AisCall) -> &'static str {
+/// Reason, action and pod of the event of an AIS call.
+fn call_event(call: &AisCall) -> (&'static str, &'static str, &str) {
     match call {
-        AisCall::StartMaintenance { .. } => "Maintenance",
-        AisCall::StopMaintenance { .. } => "Maintenance",
-        AisCall::Decommission { .. } => "Decommissioning",
-        AisCall::SetPrimary { .. } => "PrimaryMoved",
+        AisCall::StartMaintenance { pod, .. } => ("Maintenance", "StartMaintenance", pod),
+        AisCall::StopMaintenance { pod, .. } => ("Maintenance", "StopMaintenance", pod),
+        AisCall::Decommission { pod, .. } => ("Decommissioning", "DecommissionNode", pod),
+        AisCall::SetPrimary { pod, .. } => ("PrimaryMoved", "SetPrimary", pod),
     }
 }
 

@@ -60,6 +60,7 @@ pub(super) async fn run(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
         Some(ClusterState::Finalized) => {
             finalizer::remove(&ctx.client, ais).await?;
             ctx.clients.invalidate(&d.key);
+            ctx.clients.tokens.forget(&d.key);
             ctx.metrics.set_state(&d.key, None);
             return Ok(Action::await_change());
         }

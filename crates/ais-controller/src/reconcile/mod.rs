@@ -113,6 +113,19 @@ pub async fn reconcile(ais: Arc<AIStore>, ctx: Arc<Context>) -> Result<Action, E
     let ns = ais.namespace().ok_or(Error::NoNamespace)?;
     let cluster = format!("{ns}/{}", ais.name_any());
     let started = Instant::now();
+    // The watch cache may lag behind the status this controller wrote a moment ago, and the
+    // lifecycle decides on that status (conditions, state): read the object fresh.
+    let api: Api<AIStore> = Api::namespaced(ctx.client.clone(), &ns);
+    let ais = match api.get_opt(&ais.name_any()).await {
+        Ok(Some(fresh)) => Arc::new(fresh),
+        Ok(None) => return Ok(Action::await_change()),
+        Err(source) => {
+            return Err(Error::Kube {
+                action: format!("reading AIStore {cluster}"),
+                source,
+            });
+        }
+    };
     let result = if ais.metadata.deletion_timestamp.is_some() {
         if finalizer::has(&ais) {
             deletion::run(&ais, &ctx).await
@@ -165,12 +178,33 @@ pub(crate) async fn event(
     action: &str,
     note: String,
 ) {
+    event_about(ctx, ais, type_, reason, action, note, None).await;
+}
+
+/// An event about the AIStore, related to one of its pods. Events with the same reason,
+/// action and related object form one series (the first note stays), so each pod gets its own.
+pub(crate) async fn event_about(
+    ctx: &Context,
+    ais: &AIStore,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+    pod: Option<&str>,
+) {
+    let secondary = pod.map(|name| k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("Pod".into()),
+        name: Some(name.to_string()),
+        namespace: ais.namespace(),
+        ..k8s_openapi::api::core::v1::ObjectReference::default()
+    });
     let ev = Event {
         type_,
         reason: reason.into(),
         note: Some(note),
         action: action.into(),
-        secondary: None,
+        secondary,
     };
     if let Err(err) = ctx.recorder.publish(&ev, &ais.object_ref(&())).await {
         tracing::warn!(%err, "could not publish an event");

@@ -1,0 +1,265 @@
+//! The AIS lifecycle on the real cluster with real aisnode pods: a target rollout with
+//! maintenance, a safe_decommission scale-down, deletion with cleanupMetadata (PVCs go), and a
+//! graceful shutdown and resume from persisted metadata (PVCs and cluster ID stay).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use ais_e2e::{
+    Namespace, aistore, event_notes, eventually, free_port, get_json, http_get_json, install_crd,
+    kubectl, kubectl_ok, pod_uids, start_controller, state,
+};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(300);
+
+fn patch(ns: &str, name: &str, spec: Value) {
+    kubectl_ok(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--type=merge",
+            "-p",
+            &json!({ "spec": spec }).to_string(),
+        ],
+        None,
+    );
+}
+
+fn wait_state(ns: &str, name: &str, want: &str) {
+    eventually(LONG, || {
+        (state(ns, name).as_deref() == Some(want)).then_some(())
+    });
+}
+
+/// The cluster map, read from the primary proxy pod.
+fn smap(ns: &str, name: &str) -> Option<Value> {
+    let pod = get_json(&["pod", "-n", ns, &format!("{name}-proxy-0")])?;
+    let ip = pod["status"]["podIP"].as_str()?;
+    http_get_json(&format!("{ip}:51080"), "/v1/daemon?what=smap")
+}
+
+fn targets_in_map(ns: &str, name: &str) -> Option<usize> {
+    smap(ns, name)?["tmap"]
+        .as_object()
+        .map(serde_json::Map::len)
+}
+
+fn position(notes: &[String], needle: &str) -> usize {
+    notes
+        .iter()
+        .position(|n| n.contains(needle))
+        .unwrap_or_else(|| panic!("no event with {needle:?} in {notes:#?}"))
+}
+
+#[test]
+fn rollout_scale_down_and_deletion_with_cleanup() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-life", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let name = "ais";
+    // Two targets on the one real node: anti-affinity off for targets.
+    let manifest = aistore(name, json!({}));
+    let mut doc: Value = serde_json::from_str(&manifest).unwrap();
+    doc["spec"]["targetSpec"]["size"] = json!(2);
+    doc["spec"]["targetSpec"]["disablePodAntiAffinity"] = json!(true);
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
+    wait_state(ns, name, "Ready");
+    assert_eq!(targets_in_map(ns, name), Some(2));
+    let ais = get_json(&["aistore", "-n", ns, name]).unwrap();
+    assert!(
+        ais["status"]["clusterID"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty())
+    );
+    let rebalance = ais["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "ReadyRebalance")
+        .cloned()
+        .unwrap();
+    assert_eq!(rebalance["status"], "True", "{rebalance}");
+
+    // Rollout: a target env change restarts the targets one at a time, each put in
+    // maintenance first; the proxy keeps running.
+    let before = pod_uids(ns);
+    patch(
+        ns,
+        name,
+        json!({"targetSpec": {"env": [{"name": "E2E_ROLLOUT", "value": "1"}]}}),
+    );
+    eventually(LONG, || {
+        let now = pod_uids(ns);
+        let rolled = ["ais-target-0", "ais-target-1"]
+            .iter()
+            .all(|p| now.get(*p).is_some_and(|uid| Some(uid) != before.get(*p)));
+        (rolled && state(ns, name).as_deref() == Some("Ready")).then_some(())
+    });
+    assert_eq!(
+        pod_uids(ns).get("ais-proxy-0"),
+        before.get("ais-proxy-0"),
+        "a target-only change restarted the proxy"
+    );
+    let notes = event_notes(ns, name);
+    let maint0 = position(&notes, "start maintenance of");
+    let restart0 = position(&notes, "Restarting pod ais-target-0");
+    let restart1 = position(&notes, "Restarting pod ais-target-1");
+    assert!(maint0 < restart0 && restart0 < restart1, "{notes:#?}");
+    assert!(
+        notes.iter().any(|n| n.contains("Rebalance disabled")),
+        "rebalance off for the rollout: {notes:#?}"
+    );
+    assert_eq!(targets_in_map(ns, name), Some(2));
+    let smap_now = smap(ns, name).unwrap();
+    for (_, node) in smap_now["tmap"].as_object().unwrap() {
+        assert_eq!(
+            node["flags"],
+            json!(0),
+            "a target stayed in maintenance: {node}"
+        );
+    }
+
+    // Scale down with safe_decommission: AIS removes the node before the pod goes.
+    patch(ns, name, json!({"targetSpec": {"size": 1}}));
+    eventually(LONG, || {
+        let ais = get_json(&["aistore", "-n", ns, name])?;
+        (ais["status"]["state"] == "Ready" && ais["status"]["targets"]["summary"] == "1/1")
+            .then_some(())
+    });
+    assert_eq!(targets_in_map(ns, name), Some(1));
+    let notes = event_notes(ns, name);
+    let decomm = position(&notes, "decommission ");
+    let scaled = position(&notes, "Scaling targets from 2 to 1");
+    assert!(
+        decomm < scaled,
+        "scaled before AIS decommissioned: {notes:#?}"
+    );
+
+    // Deletion with cleanupMetadata: AIS is decommissioned and the PVCs go.
+    patch(ns, name, json!({"cleanupMetadata": true}));
+    eventually(Duration::from_secs(30), || {
+        (get_json(&["aistore", "-n", ns, name])?["spec"]["cleanupMetadata"] == true).then_some(())
+    });
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--wait=true",
+            "--timeout=240s",
+        ],
+        None,
+    );
+    eventually(Duration::from_secs(120), || {
+        let pvcs = kubectl_ok(&["get", "pvc", "-n", ns, "-o", "name"], None);
+        pvcs.trim().is_empty().then_some(())
+    });
+}
+
+#[test]
+fn shutdown_and_resume_keep_the_data_and_the_cluster() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-shut", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let name = "ais";
+    let state_dir = format!("/tmp/ais-e2e-state-{ns}");
+    let manifest = aistore(
+        name,
+        json!({"stateStorage": {"hostPath": {"prefix": state_dir}}}),
+    );
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&manifest));
+    wait_state(ns, name, "Ready");
+    let id = get_json(&["aistore", "-n", ns, name]).unwrap()["status"]["clusterID"].clone();
+    assert!(id.as_str().is_some_and(|s| !s.is_empty()));
+    let pvcs = kubectl_ok(
+        &[
+            "get",
+            "pvc",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.items[*].metadata.uid}",
+        ],
+        None,
+    );
+    assert!(!pvcs.trim().is_empty());
+
+    patch(ns, name, json!({"shutdownCluster": true}));
+    wait_state(ns, name, "Shutdown");
+    assert!(
+        pod_uids(ns).keys().all(|p| !p.starts_with("ais-")),
+        "AIS pods still run"
+    );
+    for sts in ["ais-proxy", "ais-target"] {
+        assert_eq!(
+            get_json(&["statefulset", "-n", ns, sts]).unwrap()["spec"]["replicas"],
+            json!(0)
+        );
+    }
+    let notes = event_notes(ns, name);
+    position(&notes, "Shutdown completed");
+    assert_eq!(
+        kubectl_ok(
+            &[
+                "get",
+                "pvc",
+                "-n",
+                ns,
+                "-o",
+                "jsonpath={.items[*].metadata.uid}"
+            ],
+            None
+        ),
+        pvcs,
+        "shutdown touched the PVCs"
+    );
+
+    patch(ns, name, json!({"shutdownCluster": false}));
+    wait_state(ns, name, "Ready");
+    let after = get_json(&["aistore", "-n", ns, name]).unwrap();
+    assert_eq!(
+        after["status"]["clusterID"], id,
+        "resume made a new cluster"
+    );
+    assert_eq!(targets_in_map(ns, name), Some(1));
+
+    // Deletion without cleanupMetadata: AIS shuts down, PVCs and host state stay.
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--wait=true",
+            "--timeout=240s",
+        ],
+        None,
+    );
+    assert_eq!(
+        kubectl_ok(
+            &[
+                "get",
+                "pvc",
+                "-n",
+                ns,
+                "-o",
+                "jsonpath={.items[*].metadata.uid}"
+            ],
+            None
+        ),
+        pvcs,
+        "deletion without cleanupMetadata removed PVCs"
+    );
+    assert!(std::path::Path::new(&format!("{state_dir}/{ns}/{name}")).exists());
+    let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
+    let _ = std::fs::remove_dir_all(&state_dir);
+}
