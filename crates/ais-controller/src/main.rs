@@ -21,6 +21,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams};
+use kube::core::{DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
@@ -288,10 +289,25 @@ async fn run_controller(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
-    let controller = Controller::new(
+    let mut controller = Controller::new(
         api::<AIStore>(&client, ns.as_deref()),
         watcher::Config::default(),
     );
+    // Owned cert-manager Certificates, when cert-manager serves its API (checked once at
+    // start; install cert-manager before the operator to have them watched).
+    let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
+    match kube::discovery::pinned_kind(&client, &gvk).await {
+        Ok((resource, _)) => {
+            let certs: Api<DynamicObject> = match ns.as_deref() {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+                None => Api::all_with(client.clone(), &resource),
+            };
+            controller = controller.owns_with(certs, resource, owned.clone());
+        }
+        Err(err) => {
+            tracing::info!(%err, "cert-manager Certificates are not served; not watching them");
+        }
+    }
     let store = controller.store();
     let defaults = ctx.defaults.clone();
     controller
