@@ -151,8 +151,9 @@ fn one_leader_fast_handover_no_overlapping_writes() {
         "targetSpec": {"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083,
                        "nodeSelector": {"none": "none"}, "mounts": [{"path": "/d", "size": "1Gi"}]}}});
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&ais.to_string()));
+    // Bootstrap stops at one (Pending) proxy: targets wait for a proxy that serves.
     eventually(Duration::from_secs(60), || {
-        get_json(&["statefulset", "-n", ns, "ha-target"]).map(|_| ())
+        get_json(&["statefulset", "-n", ns, "ha-proxy"]).map(|_| ())
     });
     touch(ns);
     assert!(!leading(second), "two leaders");

@@ -616,7 +616,10 @@ impl Run<'_> {
                 Ok(self.progress(&format!("restarting pod {pod}"), false))
             }
             Step::SetRebalance { enabled, reason } => {
-                self.set_rebalance(enabled, reason, true).await?;
+                // Turning rebalance on must reach AIS (decommissioned targets hand their data
+                // over through it); turning it off is best effort, so a rollout that repairs
+                // an unhealthy cluster is not blocked by it.
+                self.set_rebalance(enabled, reason, enabled).await?;
                 Ok(Action::requeue(Duration::from_secs(1)))
             }
             Step::MarkDecommissioned(pods) => {
@@ -810,7 +813,7 @@ impl Run<'_> {
     /// `shutdownCluster: true`: rebalance off, AIS told to shut down, both StatefulSets to
     /// zero; metadata and PVCs stay for the resume.
     async fn shutdown(&mut self) -> Result<Action, Error> {
-        self.obs.created = true;
+        self.obs.created = self.live.proxy.is_some() && self.live.target.is_some();
         if self.state == Some(ClusterState::Shutdown) {
             for role in [Role::Proxy, Role::Target] {
                 if self.live.view(role).is_some_and(|v| v.replicas != 0) {
