@@ -9,6 +9,12 @@ reference := env_var_or_default("AIS_REFERENCE_DIR", justfile_directory() / "../
 kubeconfig := env_var_or_default("KUBECONFIG", justfile_directory() / ".cluster/kubeconfig")
 k8s_version := `sed -n 's/^K8S_VERSION=//p' e2e/cluster/versions.env`
 kubectl := env_var_or_default("KUBECTL", env_var("HOME") / ".cache/ais-operator/bin/kubectl-" + k8s_version / "kubectl")
+helm_version := `sed -n 's/^HELM_VERSION=//p' e2e/cluster/versions.env`
+helm := env_var_or_default("HELM", env_var("HOME") / ".cache/ais-operator/bin/helm-" + helm_version / "helm")
+# Operator images: IMG is the repository prefix, IMG_TAG the tag (default: the chart's appVersion).
+img := env_var_or_default("IMG", "localhost/ais-operator")
+img_tag := env_var_or_default("IMG_TAG", `sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/ais-operator/Chart.yaml`)
+kind_k8s_version := env_var_or_default("KIND_K8S_VERSION", "v1.35.0")
 
 # List the recipes.
 default:
@@ -18,8 +24,7 @@ default:
 build:
     cargo build --workspace --all-targets
 
-# Run the unit, property and schema tests, and the AIS client against real aisnode processes
-# (no cluster needed; aisnode is built from source once and cached).
+# Unit, property, schema tests and the real-aisnode/AuthN tests (no cluster; binaries cached).
 test:
     e2e/cluster/build.sh aisnode authn
     cargo test --workspace --all-targets
@@ -54,7 +59,7 @@ manifests-check:
 validate +files:
     cargo run -q -p ais-crd --bin ais-validate -- {{files}}
 
-# Bring up the local cluster (unless KUBECONFIG points at one), install the CRD, apply a sample AIStore.
+# Local cluster (unless KUBECONFIG reaches one), operator images, Helm chart, a sample AIStore until Ready.
 demo:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -62,21 +67,26 @@ demo:
     export KUBECONFIG={{kubeconfig}}
     k() { {{kubectl}} "$@"; }
     if ! k version --request-timeout=5s >/dev/null 2>&1; then
-      step "starting the local cluster (first run builds Kubernetes from source: ~20 min; then ~15 s)"
+      step "starting the local cluster (the first run builds Kubernetes from source: ~15 min; then ~15 s)"
       just cluster-up
     fi
-    step "checking the reference manifests offline (v1.7 and v3.4 era)"
-    cargo run -q -p ais-crd --bin ais-validate -- {{reference}}/samples-*/*.yaml | grep -c ': valid$' | xargs printf '    %s AIStore manifests valid\n'
-    step "installing the AIStore CRD"
-    k apply --server-side --force-conflicts -f deploy/crds/ais.nvidia.com_aistores.yaml
-    step "applying a sample AIStore (strict schema validation by the API server)"
+    step "building the operator images (first run ~15 min, then cached) and loading them into the cluster"
+    just images
+    step "installing the Helm chart (release ais-operator in ais-operator-system)"
+    {{helm}} upgrade --install ais-operator charts/ais-operator --namespace ais-operator-system \
+      --create-namespace -f e2e/cluster/values/local.yaml --wait --timeout 300s
+    step "applying deploy/samples/minimal.yaml in namespace ais-demo"
     k create namespace ais-demo --dry-run=client -o yaml | k apply -f -
-    k apply -n ais-demo --validate=strict -f {{reference}}/samples-v3.4.0/ais_v1beta1_aistore.yaml
+    k apply -n ais-demo -f deploy/samples/minimal.yaml
+    step "waiting until the AIStore is Ready (bootstrap: one proxy, then targets)"
+    k wait -n ais-demo aistore/ais-minimal --for=jsonpath='{.status.state}'=Ready --timeout=600s
     k get aistores -n ais-demo
+    ip=$(k get pod -n ais-demo ais-minimal-proxy-0 -o jsonpath='{.status.podIP}')
     step "done"
-    echo "    kubectl:   export KUBECONFIG={{kubeconfig}}; {{kubectl}} explain aistore.spec"
+    echo "    AIS API:   curl http://$ip:51080/v1/daemon?what=smap   (from this host)"
+    echo "    kubectl:   export KUBECONFIG={{kubeconfig}}; {{kubectl}} get ais -A"
+    echo "    remove:    {{kubectl}} delete ais -n ais-demo ais-minimal; just undeploy"
     echo "    tear down: just cluster-down"
-    echo "    (the controller that turns this AIStore into a running cluster is the next issue)"
 
 # Start the local Kubernetes cluster (built from source, cached in ~/.cache/ais-operator).
 cluster-up:
@@ -90,9 +100,36 @@ cluster-down:
 cluster-status:
     e2e/cluster/status.sh
 
-# Build the container images the local cluster runs and import them into containerd.
+# Build the operator images (IMG=..., IMG_TAG=...) with buildah and load them into the local cluster.
 images:
-    e2e/cluster/images.sh
+    e2e/cluster/images.sh build
+    e2e/cluster/images.sh dockerfile {{img}}/controller:{{img_tag}} Dockerfile.controller .
+    e2e/cluster/images.sh dockerfile {{img}}/webhook:{{img_tag}} Dockerfile.webhook .
+    @ls -l ~/.cache/ais-operator/images/ | awk '/ais-operator/ { printf "    %-60s %6.1f MB (archive)\n", $9, $5/1048576 }'
+
+# Push the operator images to the registry in IMG (needs credentials: buildah login).
+push:
+    buildah --storage-driver vfs --root ~/.cache/ais-operator/buildah/root --runroot ~/.cache/ais-operator/buildah/run push {{img}}/controller:{{img_tag}} docker://{{img}}/controller:{{img_tag}}
+    buildah --storage-driver vfs --root ~/.cache/ais-operator/buildah/root --runroot ~/.cache/ais-operator/buildah/run push {{img}}/webhook:{{img_tag}} docker://{{img}}/webhook:{{img_tag}}
+
+# Install or upgrade the operator with Helm into the cluster in KUBECONFIG (extra args: helm flags).
+deploy *args:
+    {{helm}} upgrade --install ais-operator charts/ais-operator --namespace ais-operator-system --create-namespace --wait {{args}}
+
+# Uninstall the operator (AIStore resources, their PVCs and the CRD stay).
+undeploy:
+    {{helm}} uninstall ais-operator --namespace ais-operator-system
+
+# A kind cluster `ais-operator-test` (KIND_K8S_VERSION) for people with Docker, images loaded.
+kind-up:
+    kind create cluster --name ais-operator-test --image kindest/node:{{kind_k8s_version}}
+    docker build -t {{img}}/controller:{{img_tag}} -f Dockerfile.controller .
+    docker build -t {{img}}/webhook:{{img_tag}} -f Dockerfile.webhook .
+    kind load docker-image --name ais-operator-test {{img}}/controller:{{img_tag}} {{img}}/webhook:{{img_tag}}
+
+# Delete the kind cluster.
+kind-down:
+    kind delete cluster --name ais-operator-test
 
 # Prove the local cluster is real: storage, DNS, Services, scheduling, kwok, LB, webhooks.
 smoke:
@@ -101,14 +138,13 @@ smoke:
 # End-to-end tests against the cluster in KUBECONFIG (default: the local cluster).
 e2e:
     cargo build -q -p ais-webhook -p ais-controller
-    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} \
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
         AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/debug/ais-controller" \
         AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
         AIS_E2E_LOG_DIR="${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}" \
-        cargo test -p ais-e2e --features e2e -- --test-threads 3
+        cargo test -p ais-e2e --features e2e --no-fail-fast -- --test-threads 3
 
-# Local cluster up and down once (teardown check), then up, smoke test, e2e tests, down (also
-# when a test fails), and a check that nothing is left on the host.
+# Cluster up/down/clean check, then up, smoke, images, e2e, down (also on failure), clean check.
 e2e-local:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -118,6 +154,7 @@ e2e-local:
     trap 'just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just smoke
+    just images
     just e2e
 
 # Everything CI runs: lint, generated-file drift, unit tests, then the e2e suite on a local cluster.

@@ -7,8 +7,12 @@
 #        images.sh import           build missing archives, import all into the running containerd
 #        images.sh dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]
 #                                   hook for the operator's own images: buildah bud with
-#                                   --build-arg BASE_IMAGE (default localhost/e2e/base:bookworm),
-#                                   then import into containerd if the cluster runs.
+#                                   --build-arg BASE_IMAGE (default localhost/e2e/base:bookworm)
+#                                   and RUST_IMAGE (the local Rust builder, see below), then
+#                                   import into containerd if the cluster runs.
+#        images.sh rust-builder     the Rust builder image localhost/e2e/rust:<rustc version>:
+#                                   Debian bookworm (debootstrap from the Debian mirror) with gcc
+#                                   and the host's Rust toolchain (no registry has one for us).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +26,9 @@ export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 
 BASE_TAG=localhost/e2e/base:bookworm
+RUST_VERSION="$(rustc --version 2>/dev/null | awk '{print $2}')"
+RUST_TAG="localhost/e2e/rust:${RUST_VERSION:-unknown}"
+DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # name|tag of every image the cluster and its tests use
 IMAGES=(
   "pause|localhost/e2e/pause:3.10"
@@ -83,8 +90,8 @@ commit_image() {
   rm -f "$archive.tmp"
   "${BUILDAH[@]}" push -q "$tag" "docker-archive:$archive.tmp:$tag"
   mv "$archive.tmp" "$archive"
-  # keep only the Dockerfile base image in buildah's storage; the archives are the cache
-  if [[ "$tag" != "$BASE_TAG" ]]; then "${BUILDAH[@]}" rmi "$tag" >/dev/null; fi
+  # keep only the Dockerfile base images in buildah's storage; the archives are the cache
+  if [[ "$tag" != "$BASE_TAG" && "$tag" != "$RUST_TAG" ]]; then "${BUILDAH[@]}" rmi "$tag" >/dev/null; fi
 }
 
 go_bin() { # go_bin <src-dir> <out>
@@ -168,12 +175,55 @@ import_all() {
   echo "imported ${#IMAGES[@]} images into containerd (k8s.io)"
 }
 
+# The Rust builder: a Debian bookworm root (debootstrap, cached as a tarball) with gcc and the
+# host toolchain's bin/ and lib/ (rustup's layout) in /usr/local/rust.
+ensure_rust_builder() {
+  local stamp="$IMG_DIR/rust-builder.stamp" want work toolchain sysroot
+  [[ -n "$RUST_VERSION" ]] || die "rustc is not on PATH: the Rust builder image copies the host toolchain"
+  sysroot="$(rustc --print sysroot)"
+  want="$(printf '%s\n' "$RUST_VERSION" "$(cat "$0" /etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -d' ' -f1)"
+  if "${BUILDAH[@]}" inspect --type image "$RUST_TAG" >/dev/null 2>&1 &&
+    [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+    return
+  fi
+  command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
+  local rootfs_tar="$CACHE/debs/bookworm-rust-builder-rootfs.tar"
+  work="$(mktemp -d "$CACHE/.rust-builder.XXXX")"
+  if [[ ! -s "$rootfs_tar" ]]; then
+    mkdir -p "$CACHE/debs"
+    debootstrap --variant=minbase --include=gcc,libc6-dev,ca-certificates,pkg-config \
+      bookworm "$work/root" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
+      { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    rm -rf "$work/root/var/cache/apt/archives"/*.deb "$work/root/usr/share/doc" "$work/root/usr/share/man"
+    tar -C "$work/root" -cf "$rootfs_tar.tmp" . && mv "$rootfs_tar.tmp" "$rootfs_tar"
+  else
+    mkdir -p "$work/root" && tar -C "$work/root" -xf "$rootfs_tar"
+  fi
+  toolchain="$work/root/usr/local/rust"
+  mkdir -p "$toolchain" "$work/root/usr/local/cargo"
+  cp -a "$sysroot/bin" "$sysroot/lib" "$toolchain/"
+  # The host's trust store (it may hold a proxy's CA that crates.io traffic goes through).
+  cp /etc/ssl/certs/ca-certificates.crt "$work/root/etc/ssl/certs/ca-certificates.crt"
+  local ctr
+  ctr="$("${BUILDAH[@]}" from scratch)"
+  "${BUILDAH[@]}" copy "$ctr" "$work/root" / >/dev/null
+  "${BUILDAH[@]}" config --env PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    --env CARGO_HOME=/usr/local/cargo --env RUSTUP_TOOLCHAIN="$RUST_VERSION" --workingdir / "$ctr"
+  "${BUILDAH[@]}" commit -q --rm "$ctr" "$RUST_TAG" >/dev/null
+  rm -rf "$work"
+  echo "$want" >"$stamp"
+  echo "built $RUST_TAG"
+}
+
 # Hook for the operator's images: images.sh dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]
 build_dockerfile() {
   local tag=$1 dockerfile=$2 context=${3:-$(dirname "$2")} base=${4:-$BASE_TAG} archive
   mkdir -p "$IMG_DIR"
   ensure_base
-  "${BUILDAH[@]}" bud -q --pull-never --isolation chroot --build-arg "BASE_IMAGE=$base" \
+  ensure_rust_builder
+  # --layers: the dependency layer (cargo chef cook) is reused until Cargo.lock changes.
+  "${BUILDAH[@]}" bud -q --pull-never --layers --isolation chroot --network host \
+    --build-arg "BASE_IMAGE=$base" --build-arg "RUST_IMAGE=$RUST_TAG" \
     -f "$dockerfile" -t "$tag" "$context"
   archive="$(archive_of "$tag")"
   rm -f "$archive"
@@ -189,5 +239,6 @@ case "${1:-import}" in
     import_all
     ;;
   dockerfile) shift && build_dockerfile "$@" ;;
-  *) die "usage: $0 build|import|dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]" ;;
+  rust-builder) mkdir -p "$IMG_DIR" && ensure_rust_builder ;;
+  *) die "usage: $0 build|import|rust-builder|dockerfile <tag> <Dockerfile> [context] [BASE_IMAGE]" ;;
 esac
