@@ -109,8 +109,8 @@ images:
 
 # Push the operator images to the registry in IMG (needs credentials: buildah login).
 push:
-    buildah --storage-driver vfs --root ~/.cache/ais-operator/buildah/root --runroot ~/.cache/ais-operator/buildah/run push {{img}}/controller:{{img_tag}} docker://{{img}}/controller:{{img_tag}}
-    buildah --storage-driver vfs --root ~/.cache/ais-operator/buildah/root --runroot ~/.cache/ais-operator/buildah/run push {{img}}/webhook:{{img_tag}} docker://{{img}}/webhook:{{img_tag}}
+    buildah --storage-driver overlay --root ~/.cache/ais-operator/buildah/overlay --runroot ~/.cache/ais-operator/buildah/overlay-run push {{img}}/controller:{{img_tag}} docker://{{img}}/controller:{{img_tag}}
+    buildah --storage-driver overlay --root ~/.cache/ais-operator/buildah/overlay --runroot ~/.cache/ais-operator/buildah/overlay-run push {{img}}/webhook:{{img_tag}} docker://{{img}}/webhook:{{img_tag}}
 
 # Install or upgrade the operator with Helm into the cluster in KUBECONFIG (extra args: helm flags).
 deploy *args:
@@ -143,6 +143,9 @@ e2e:
         AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
         AIS_E2E_LOG_DIR="${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}" \
         cargo test -p ais-e2e --features e2e --no-fail-fast -- --test-threads 3
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
+        AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
+        e2e/cluster/rbac-check.sh "${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}"
 
 # Cluster up/down/clean check, then up, smoke, images, e2e, down (also on failure), clean check.
 e2e-local:

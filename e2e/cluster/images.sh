@@ -21,19 +21,22 @@ source "$HERE/lib.sh"
 
 IMG_DIR="$CACHE/images"
 IMAGES_SRC="$REPO/e2e/images"
-BUILDAH=(buildah --storage-driver vfs --root "$CACHE/buildah/root" --runroot "$CACHE/buildah/run")
+# overlay (native diff on ext4): layers are diffs, not full copies as with vfs.
+BUILDAH=(buildah --storage-driver overlay --root "$CACHE/buildah/overlay" --runroot "$CACHE/buildah/overlay-run")
 export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="-trimpath -buildvcs=false"
 
 BASE_TAG=localhost/e2e/base:bookworm
 RUST_VERSION="$(rustc --version 2>/dev/null | awk '{print $2}')"
 RUST_TAG="localhost/e2e/rust:${RUST_VERSION:-unknown}"
+RUST_BUILDER_REV=1
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # name|tag of every image the cluster and its tests use
 IMAGES=(
   "pause|localhost/e2e/pause:3.10"
   "busybox|localhost/e2e/busybox:1"
   "webhook|localhost/e2e/webhook:1"
+  "cleanup-helper|localhost/e2e/cleanup-helper:1"
   "coredns|localhost/e2e/coredns:$COREDNS_VERSION"
   "aisnode|localhost/aistore/aisnode:$AISTORE_VERSION"
   "aisinit|localhost/aistore/aisinit:$AISTORE_VERSION"
@@ -114,6 +117,10 @@ build_image() {
       mkdir -p "$work/root"
       go_bin "$IMAGES_SRC/webhook" "$work/root/webhook"
       commit_image "$tag" "$work/root" '["/webhook"]' ;;
+    cleanup-helper)
+      mkdir -p "$work/root"
+      go_bin "$IMAGES_SRC/cleanup-helper" "$work/root/cleanup-helper"
+      commit_image "$tag" "$work/root" '["/cleanup-helper"]' ;;
     coredns)
       mkdir -p "$work/root/etc/ssl/certs"
       cp "$(bin coredns "$COREDNS_VERSION")" "$work/root/coredns"
@@ -181,7 +188,8 @@ ensure_rust_builder() {
   local stamp="$IMG_DIR/rust-builder.stamp" want work toolchain sysroot
   [[ -n "$RUST_VERSION" ]] || die "rustc is not on PATH: the Rust builder image copies the host toolchain"
   sysroot="$(rustc --print sysroot)"
-  want="$(printf '%s\n' "$RUST_VERSION" "$(cat "$0" /etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -d' ' -f1)"
+  # Rebuilt when the toolchain, the trust store or RUST_BUILDER_REV (the recipe) changes.
+  want="$(printf '%s\n' "$RUST_VERSION" "$RUST_BUILDER_REV" "$(cat /etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -d' ' -f1)"
   if "${BUILDAH[@]}" inspect --type image "$RUST_TAG" >/dev/null 2>&1 &&
     [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
     return

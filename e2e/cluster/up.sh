@@ -84,6 +84,10 @@ apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+# Every request of the e2e operator identity (the chart's RBAC, e2e/src/lib.rs), reads too:
+# e2e/cluster/rbac-check.sh proves each rule of the chart is used.
+- level: Metadata
+  users: ["system:serviceaccount:ais-operator-e2e:ais-operator-e2e-controller"]
 - level: None   # high-volume heartbeat traffic
   resources:
   - {group: coordination.k8s.io, resources: [leases]}

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -239,6 +240,8 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
         "build it with `cargo build -p ais-controller` and point AIS_CONTROLLER_BIN at it (`just e2e` does)",
     );
     let child = Command::new(bin)
+        // The chart's RBAC, nothing more.
+        .env("KUBECONFIG", operator_kubeconfig())
         // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
         // IPs, which the host reaches over the cluster bridge.
         .env("AIS_ENDPOINT_MODE", "pod-ip")
@@ -249,6 +252,7 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
             &format!("127.0.0.1:{health_port}"),
         ])
         // The local cluster has no registry and two cores: preloaded images, small init container.
+        .args(["--cleanup-image", "localhost/e2e/cleanup-helper:1"])
         .args([
             "--ais-image-pull-policy",
             "IfNotPresent",
@@ -319,4 +323,82 @@ pub fn pod_uids(ns: &str) -> BTreeMap<String, String> {
 pub fn state(ns: &str, name: &str) -> Option<String> {
     get_json(&["aistore", "-n", ns, name])
         .and_then(|v| v["status"]["state"].as_str().map(String::from))
+}
+
+/// The helm binary: `$HELM`, else the one `e2e/cluster/build.sh` caches for `HELM_VERSION`.
+pub fn helm_bin() -> String {
+    std::env::var("HELM").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap();
+        let version = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster/versions.env"),
+        )
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("HELM_VERSION=").map(str::to_string))
+        .unwrap();
+        format!("{home}/.cache/ais-operator/bin/helm-{version}/helm")
+    })
+}
+
+/// Namespace (and Helm release name) of the chart RBAC the e2e controllers run with.
+pub const OPERATOR_NAMESPACE: &str = "ais-operator-e2e";
+
+/// A kubeconfig for the chart's controller ServiceAccount: the chart's RBAC templates are
+/// rendered with helm and applied once per test binary, so every e2e controller runs with
+/// exactly the rules the chart grants (and a missing rule shows up as `forbidden`).
+pub fn operator_kubeconfig() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let ns = OPERATOR_NAMESPACE;
+        let manifest = kubectl_ok(
+            &["create", "namespace", ns, "--dry-run=client", "-o", "yaml"],
+            None,
+        );
+        kubectl_ok(&["apply", "-f", "-"], Some(&manifest));
+        let chart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../charts/ais-operator");
+        let out = Command::new(helm_bin())
+            .args(["template", ns])
+            .arg(&chart)
+            .args(["--namespace", ns, "--set", "crds.install=false"])
+            .args(["--show-only", "templates/rbac-controller.yaml"])
+            .output()
+            .expect("running helm");
+        assert!(
+            out.status.success(),
+            "helm template: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        kubectl_ok(
+            &["apply", "-f", "-"],
+            Some(&String::from_utf8_lossy(&out.stdout)),
+        );
+        let sa = format!("{ns}-controller");
+        let token = kubectl_ok(
+            &["create", "token", &sa, "-n", ns, "--duration", "6h"],
+            None,
+        );
+        let admin: Value = serde_json::from_str(&kubectl_ok(
+            &["config", "view", "--raw", "--minify", "-o", "json"],
+            None,
+        ))
+        .unwrap();
+        let cluster = &admin["clusters"][0]["cluster"];
+        let config = json!({
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": "e2e", "cluster": {
+                "server": cluster["server"],
+                "certificate-authority-data": cluster["certificate-authority-data"],
+            }}],
+            "users": [{"name": sa, "user": {"token": token.trim()}}],
+            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": sa}}],
+            "current-context": "e2e",
+        });
+        let path = std::env::temp_dir().join(format!(
+            "ais-e2e-operator-{}.kubeconfig",
+            std::process::id()
+        ));
+        std::fs::write(&path, config.to_string()).unwrap();
+        path
+    })
+    .clone()
 }

@@ -10,24 +10,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use ais_e2e::{Namespace, aistore, eventually, get_json, kubectl, kubectl_ok, pod_uids, state};
+use ais_e2e::{
+    Namespace, aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok, pod_uids, state,
+};
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(300);
-
-fn helm_bin() -> String {
-    std::env::var("HELM").unwrap_or_else(|_| {
-        let home = std::env::var("HOME").unwrap();
-        let version = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cluster/versions.env"),
-        )
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION=").map(str::to_string))
-        .unwrap();
-        format!("{home}/.cache/ais-operator/bin/helm-{version}/helm")
-    })
-}
 
 fn helm(args: &[&str]) -> String {
     let out = Command::new(helm_bin()).args(args).output().unwrap();

@@ -27,6 +27,8 @@ fn start(name: &'static str, ns: &str) -> Replica {
     );
     let child = Command::new(bin)
         .env("POD_NAME", name)
+        // The chart's RBAC, nothing more (its Lease Role lives in the operator namespace).
+        .env("KUBECONFIG", ais_e2e::operator_kubeconfig())
         // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
         // IPs, which the host reaches over the cluster bridge.
         .env("AIS_ENDPOINT_MODE", "pod-ip")
@@ -36,12 +38,19 @@ fn start(name: &'static str, ns: &str) -> Replica {
             "--health-addr",
             &format!("127.0.0.1:{health}"),
         ])
-        .args(["--leader-elect", "true", "--leader-election-namespace", ns])
+        .args([
+            "--leader-elect",
+            "true",
+            "--leader-election-namespace",
+            ais_e2e::OPERATOR_NAMESPACE,
+            "--leader-election-lease",
+            &format!("leader-{ns}"),
+        ])
         .args([
             "--leader-election-lease-seconds",
             &LEASE_SECONDS.to_string(),
         ])
-        .stdout(Stdio::null())
+        .stdout(ais_e2e::controller_log(&format!("{ns}-{name}")))
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();

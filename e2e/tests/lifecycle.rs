@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, event_notes, eventually, free_port, get_json, http_get_json, install_crd,
-    kubectl, kubectl_ok, pod_uids, start_controller, state,
+    kubectl_ok, pod_uids, start_controller, state,
 };
 use serde_json::{Value, json};
 
@@ -48,6 +48,30 @@ fn targets_in_map(ns: &str, name: &str) -> Option<usize> {
         .map(serde_json::Map::len)
 }
 
+/// Sets `cleanupMetadata`, deletes the AIStore and waits until its PVCs are gone.
+fn delete_with_cleanup(ns: &str, name: &str) {
+    patch(ns, name, json!({"cleanupMetadata": true}));
+    eventually(Duration::from_secs(30), || {
+        (get_json(&["aistore", "-n", ns, name])?["spec"]["cleanupMetadata"] == true).then_some(())
+    });
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--wait=true",
+            "--timeout=300s",
+        ],
+        None,
+    );
+    eventually(Duration::from_secs(120), || {
+        let pvcs = kubectl_ok(&["get", "pvc", "-n", ns, "-o", "name"], None);
+        pvcs.trim().is_empty().then_some(())
+    });
+}
+
 fn position(notes: &[String], needle: &str) -> usize {
     notes
         .iter()
@@ -67,9 +91,14 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
     let mut doc: Value = serde_json::from_str(&manifest).unwrap();
     doc["spec"]["targetSpec"]["size"] = json!(2);
     doc["spec"]["targetSpec"]["disablePodAntiAffinity"] = json!(true);
+    // A target PDB and the admin client too (their objects are applied and cleaned up).
+    doc["spec"]["targetSpec"]["pdb"] = json!({"enabled": true});
+    doc["spec"]["adminClient"] = json!({"enabled": true, "image": "localhost/e2e/busybox:1", "imagePullPolicy": "IfNotPresent"});
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
     wait_state(ns, name, "Ready");
     assert_eq!(targets_in_map(ns, name), Some(2));
+    assert!(get_json(&["pdb", "-n", ns, "ais-target"]).is_some());
+    assert!(get_json(&["deployment", "-n", ns, "ais-client"]).is_some());
     let ais = get_json(&["aistore", "-n", ns, name]).unwrap();
     assert!(
         ais["status"]["clusterID"]
@@ -141,26 +170,7 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
     );
 
     // Deletion with cleanupMetadata: AIS is decommissioned and the PVCs go.
-    patch(ns, name, json!({"cleanupMetadata": true}));
-    eventually(Duration::from_secs(30), || {
-        (get_json(&["aistore", "-n", ns, name])?["spec"]["cleanupMetadata"] == true).then_some(())
-    });
-    kubectl_ok(
-        &[
-            "delete",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--wait=true",
-            "--timeout=240s",
-        ],
-        None,
-    );
-    eventually(Duration::from_secs(120), || {
-        let pvcs = kubectl_ok(&["get", "pvc", "-n", ns, "-o", "name"], None);
-        pvcs.trim().is_empty().then_some(())
-    });
+    delete_with_cleanup(ns, name);
 }
 
 #[test]
@@ -259,7 +269,30 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
         pvcs,
         "deletion without cleanupMetadata removed PVCs"
     );
-    assert!(std::path::Path::new(&format!("{state_dir}/{ns}/{name}")).exists());
-    let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
+    let host_state = format!("{state_dir}/{ns}/{name}");
+    assert!(std::path::Path::new(&host_state).exists());
+
+    // A cluster of the same name comes back from the kept metadata: the same cluster ID.
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&manifest));
+    wait_state(ns, name, "Ready");
+    assert_eq!(
+        get_json(&["aistore", "-n", ns, name]).unwrap()["status"]["clusterID"],
+        id,
+        "the kept metadata did not bring the cluster back"
+    );
+
+    // Deletion with cleanupMetadata: PVCs go, and a Job on the node empties the host state.
+    delete_with_cleanup(ns, name);
+    let left: Vec<_> = std::fs::read_dir(&host_state)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "host state left in {host_state}: {left:?}");
+    let notes = event_notes(ns, name);
+    position(&notes, "Removing ");
+    assert_eq!(
+        kubectl_ok(&["get", "jobs", "-n", ns, "-o", "name"], None).trim(),
+        "",
+        "cleanup Jobs left behind"
+    );
     let _ = std::fs::remove_dir_all(&state_dir);
 }

@@ -439,6 +439,39 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Why the desired pod template of a role must replace the live one, if it must.
+    fn template_change(
+        &self,
+        role: Role,
+        live: &k8s_openapi::api::apps::v1::StatefulSet,
+    ) -> Option<String> {
+        let desired = match role {
+            Role::Proxy => &self.desired.proxy_statefulset,
+            Role::Target => &self.desired.target_statefulset,
+        };
+        template_change(
+            &live.spec.clone().unwrap_or_default().template,
+            &desired.spec.clone().unwrap_or_default().template,
+        )
+    }
+
+    /// Applies the role's StatefulSet with its live template (operator fields converge, no
+    /// pod rolls); `Some` while the StatefulSet controller has not observed it yet.
+    async fn keep_template(
+        &mut self,
+        role: Role,
+        view: &crate::lifecycle::StsView,
+    ) -> Result<Option<Action>, Error> {
+        self.apply_sts(role, view.replicas, false, None).await?;
+        if view.observed {
+            return Ok(None);
+        }
+        Ok(Some(self.progress(
+            &format!("waiting for the StatefulSet controller to observe the {role} StatefulSet"),
+            false,
+        )))
+    }
+
     /// Proxies: keep the StatefulSet converged (operator fields, a new template when one must
     /// roll), then scale or roll. `Some(action)` while they are not done.
     async fn proxies(&mut self) -> Result<Option<Action>, Error> {
@@ -448,16 +481,7 @@ impl Run<'_> {
             return Ok(Some(Action::requeue(WATCHED)));
         };
         let view = crate::lifecycle::StsView::of(&live);
-        let change = template_change(
-            &live.spec.clone().unwrap_or_default().template,
-            &self
-                .desired
-                .proxy_statefulset
-                .spec
-                .clone()
-                .unwrap_or_default()
-                .template,
-        );
+        let change = self.template_change(Role::Proxy, &live);
         if let Some(reason) = change {
             let update = proxies::template_update(&self.role_input(Role::Proxy, &view));
             match update {
@@ -478,13 +502,8 @@ impl Run<'_> {
                 }
             }
         }
-        self.apply_sts(Role::Proxy, view.replicas, false, None)
-            .await?;
-        if !view.observed {
-            return Ok(Some(self.progress(
-                "waiting for the StatefulSet controller to observe the proxy StatefulSet",
-                false,
-            )));
+        if let Some(action) = self.keep_template(Role::Proxy, &view).await? {
+            return Ok(Some(action));
         }
         let step = proxies::plan(&self.role_input(Role::Proxy, &view));
         if step == Step::Done {
@@ -502,16 +521,7 @@ impl Run<'_> {
             return Ok(Some(Action::requeue(WATCHED)));
         };
         let view = crate::lifecycle::StsView::of(&live);
-        let change = template_change(
-            &live.spec.clone().unwrap_or_default().template,
-            &self
-                .desired
-                .target_statefulset
-                .spec
-                .clone()
-                .unwrap_or_default()
-                .template,
-        );
+        let change = self.template_change(Role::Target, &live);
         if let Some(reason) = change {
             if self.rebalance_on {
                 // Restarted targets keep their data: no rebalance while they come and go.
@@ -536,13 +546,8 @@ impl Run<'_> {
             .await;
             return Ok(Some(self.progress("updating the target pods", false)));
         }
-        self.apply_sts(Role::Target, view.replicas, false, None)
-            .await?;
-        if !view.observed {
-            return Ok(Some(self.progress(
-                "waiting for the StatefulSet controller to observe the target StatefulSet",
-                false,
-            )));
+        if let Some(action) = self.keep_template(Role::Target, &view).await? {
+            return Ok(Some(action));
         }
         let mode = self.spec.target_spec.scale_down_mode.unwrap_or_default();
         let step = targets::plan(&TargetInput {

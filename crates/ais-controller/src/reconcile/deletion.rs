@@ -356,9 +356,10 @@ impl Deletion<'_> {
             let wanted: Vec<String> = node_list
                 .items
                 .iter()
+                // Nodes the pods can have run on (selector and tolerated taints).
                 .filter(|node| {
-                    nodes::selector_matches(node, &self.spec.proxy_spec)
-                        || nodes::selector_matches(node, &self.spec.target_spec.daemon)
+                    nodes::may_host(node, &self.spec.proxy_spec)
+                        || nodes::may_host(node, &self.spec.target_spec.daemon)
                 })
                 .map(ResourceExt::name_any)
                 .collect();

@@ -43,17 +43,24 @@ pub fn selector_matches(node: &Node, daemon: &DaemonSpec) -> bool {
 /// and every `NoSchedule`/`NoExecute` taint is tolerated. Unschedulable (cordoned) nodes do
 /// not count.
 pub fn schedulable_for(node: &Node, daemon: &DaemonSpec) -> bool {
-    let selector_ok = selector_matches(node, daemon);
-    let spec = node.spec.clone().unwrap_or_default();
-    let cordoned = spec.unschedulable == Some(true);
+    let cordoned = node.spec.as_ref().and_then(|s| s.unschedulable) == Some(true);
+    may_host(node, daemon) && !cordoned
+}
+
+/// Whether a role's pods can have run on `node`: its labels match the node selector and every
+/// `NoSchedule`/`NoExecute` taint is tolerated. Cordoning does not count (a cordoned node may
+/// still hold a cluster's state).
+pub fn may_host(node: &Node, daemon: &DaemonSpec) -> bool {
     let tolerations = daemon.tolerations.clone().unwrap_or_default();
-    let taints_ok = spec
-        .taints
-        .unwrap_or_default()
-        .iter()
+    let taints_ok = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .into_iter()
+        .flatten()
         .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
         .all(|t| tolerations.iter().any(|tol| tolerates(tol, t)));
-    selector_ok && taints_ok && !cordoned
+    selector_matches(node, daemon) && taints_ok
 }
 
 /// Nodes autoscaling expects a role on: the schedulable matching nodes plus the nodes that run
