@@ -153,7 +153,7 @@ impl Authn {
         let secret = random_hex(32);
         let admin_password = format!("pw-{}", random_hex(12));
         let (crt, key) = if https {
-            write_test_pki(&dir.path().join("tls"));
+            common::write_test_pki(&dir.path().join("tls"));
             (
                 dir.path().join("tls/server.crt"),
                 dir.path().join("tls/server.key"),
@@ -305,28 +305,6 @@ impl Drop for Authn {
         let _ = self.child.wait();
         // The TempDir removes the directory after this.
     }
-}
-
-/// A CA and a server certificate for 127.0.0.1/localhost signed by it, as PEM files in
-/// `dir`: `ca.crt`, `server.crt`, `server.key`.
-fn write_test_pki(dir: &Path) {
-    fs::create_dir_all(dir).unwrap();
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "ais-client auth test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
-    fs::write(dir.join("server.crt"), cert.pem()).unwrap();
-    fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
 }
 
 #[tokio::test]

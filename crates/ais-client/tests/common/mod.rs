@@ -87,7 +87,7 @@ pub struct Cluster {
 
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it, as PEM files in
 /// `dir`: `ca.crt`, `server.crt`, `server.key`.
-fn write_test_pki(dir: &Path) {
+pub fn write_test_pki(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
