@@ -17,7 +17,7 @@ GO="${GO:-$(command -v go || echo /usr/local/go/bin/go)}"
 JOBS="${BUILD_JOBS:-2}"
 
 K8S_COMPONENTS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
-ALL=(etcd "${K8S_COMPONENTS[@]}" kwok coredns helm aisnode aisinit authn)
+ALL=(etcd "${K8S_COMPONENTS[@]}" kwok coredns helm aisnode aisinit authn cert-manager)
 
 version_of() {
   case "$1" in
@@ -25,6 +25,7 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     coredns) echo "$COREDNS_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    cert-manager) echo "$CERT_MANAGER_VERSION" ;;
     aisnode | aisinit | authn) echo "$AISTORE_VERSION" ;;
     *) echo "$K8S_VERSION" ;;
   esac
@@ -35,6 +36,7 @@ stamp_of() {
   local comp=$1 mod=""
   case "$comp" in
     etcd) mod=etcd ;;
+    cert-manager) mod=cert-manager ;;
     kube-* | kubelet | kubectl) mod=k8s ;;
     aisnode | aisinit | authn) mod=aistore ;;
   esac
@@ -43,6 +45,7 @@ stamp_of() {
     "$GO" version
     cat "${BASH_SOURCE[0]}"
     [[ -z "$mod" ]] || cat "$HERE/gomods/$mod/go.mod" "$HERE/gomods/$mod/go.sum"
+    [[ -z "$mod" ]] || cat "$HERE/gomods/$mod/"*.go 2>/dev/null || true
   } | sha256sum | cut -d' ' -f1
 }
 
@@ -81,11 +84,12 @@ k8s_ldflags() {
   echo "$ldf"
 }
 
-build_etcd() {
-  local tmp
-  tmp="$(mktemp -d "$BIN_DIR/.etcd.XXXX")"
-  (cd "$HERE/gomods/etcd" && "$GO" build -p "$JOBS" -ldflags "-s -w" -o "$tmp/etcd" .)
-  install_bin etcd "$tmp/etcd" && rmdir "$tmp"
+# build_main <component>: the main package of the wrapper module gomods/<component>.
+build_main() {
+  local comp=$1 tmp
+  tmp="$(mktemp -d "$BIN_DIR/.$comp.XXXX")"
+  (cd "$HERE/gomods/$comp" && "$GO" build -p "$JOBS" -ldflags "-s -w" -o "$tmp/$comp" .)
+  install_bin "$comp" "$tmp/$comp" && rmdir "$tmp"
 }
 
 # Modules without replace directives: `go install pkg@version` with their own pinned go.sum.
@@ -99,7 +103,7 @@ go_install() {
 
 build_one() {
   case "$1" in
-    etcd) build_etcd ;;
+    etcd | cert-manager) build_main "$1" ;;
     kwok) go_install kwok sigs.k8s.io/kwok/cmd/kwok "" ;;
     coredns) go_install coredns github.com/coredns/coredns "-X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" ;;
     helm) go_install helm helm.sh/helm/v3/cmd/helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;

@@ -130,7 +130,7 @@ main() {
   [[ "$STATE" != / && -n "$STATE" ]] || die "refusing to use state dir '$STATE'"
   log "stopping the cluster in $STATE"
   local name
-  for name in e2e-controllers kwok kube-proxy kubelet; do stop "$name"; done
+  for name in cert-manager e2e-controllers kwok kube-proxy kubelet; do stop "$name"; done
   remove_containers
   stop containerd
   kill_leftovers

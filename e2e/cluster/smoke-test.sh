@@ -34,7 +34,7 @@ eventually() {
 k() { kc -n "$NS" "$@"; }
 
 cleanup() {
-  kc delete validatingwebhookconfiguration e2e-smoke-webhook --ignore-not-found >/dev/null 2>&1 || true
+  kc delete validatingwebhookconfiguration e2e-smoke-webhook e2e-smoke-cainject --ignore-not-found >/dev/null 2>&1 || true
   kc delete namespace "$NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
 }
 
@@ -258,6 +258,51 @@ webhook_called() {
   eventually 30 bash -c "kubectl --kubeconfig '$KUBECONFIG_FILE' -n $NS create configmap probe-\$RANDOM --from-literal=a=b 2>&1 | tee /dev/stderr | grep -q 'e2e-webhook: seen'"
 }
 
+# cert-manager: a self-signed Issuer signs a Certificate into a Secret, and the CA injector copies
+# its CA into a webhook configuration that asks for it.
+cert_manager_issues() {
+  k apply -f - <<EOF >/dev/null || return 1
+apiVersion: cert-manager.io/v1
+kind: Issuer
+metadata: {name: smoke-selfsigned}
+spec: {selfSigned: {}}
+---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata: {name: smoke-cert}
+spec:
+  secretName: smoke-cert
+  dnsNames: [smoke.$NS.svc]
+  issuerRef: {name: smoke-selfsigned, kind: Issuer}
+EOF
+  k wait --for=condition=Ready certificate/smoke-cert --timeout=60s || return 1
+  k get secret smoke-cert -o jsonpath='{.data.tls\.crt}' | base64 -d |
+    openssl x509 -noout -ext subjectAltName | grep -q "smoke.$NS.svc" || return 1
+  kc apply -f - <<EOF >/dev/null || return 1
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata:
+  name: e2e-smoke-cainject
+  annotations: {cert-manager.io/inject-ca-from: $NS/smoke-cert}
+webhooks:
+- name: cainject.e2e-smoke.local
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Ignore
+  namespaceSelector: {matchLabels: {e2e-smoke-never: "on"}}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [secrets]}]
+  clientConfig:
+    service: {namespace: $NS, name: nothing, path: /, port: 443}
+EOF
+  local want
+  want="$(k get secret smoke-cert -o jsonpath='{.data.ca\.crt}')"
+  [[ -n "$want" ]] || return 1
+  eventually 60 ca_bundle_is e2e-smoke-cainject "$want"
+}
+ca_bundle_is() {
+  [[ "$(kc get validatingwebhookconfiguration "$1" -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" == "$2" ]]
+}
+
 main() {
   kc get --raw=/readyz >/dev/null || die "cluster not reachable via $KUBECONFIG_FILE (run up.sh)"
   cleanup
@@ -276,6 +321,7 @@ main() {
   check "LoadBalancer Service gets an ingress IP that answers" lb_ingress
   check "locally built aisnode image runs (aisnode version)" aisnode_image_runs
   check "API server calls a Service-backed validating webhook" webhook_called
+  check "cert-manager signs a Certificate and injects its CA into a webhook configuration" cert_manager_issues
   if [[ "${KEEP:-}" != 1 ]]; then cleanup; fi
   echo "$PASSED passed, $FAILED failed"
   ((FAILED == 0))

@@ -316,6 +316,20 @@ start_addons() {
   wait_for kube-controller-manager 60 kc -n default get serviceaccount default
 }
 
+# cert-manager (its own controllers and CA injector, built from its Go module) with its CRDs:
+# the chart's default webhook-certificate mode and the TLS samples need a real issuer.
+start_cert_manager() {
+  local crds="$CACHE/go/mod/github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION/deploy/crds"
+  [[ -d "$crds" ]] || die "cert-manager CRDs not found in $crds (run e2e/cluster/build.sh cert-manager)"
+  kc apply --server-side --field-manager=ais-e2e-cluster -f "$crds" >/dev/null
+  kc wait --for=condition=Established --timeout=60s \
+    crd/certificates.cert-manager.io crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io \
+    crd/certificaterequests.cert-manager.io >/dev/null
+  kc create namespace cert-manager --dry-run=client -o yaml | kc apply -f - >/dev/null
+  start_proc cert-manager "$(bin cert-manager "$CERT_MANAGER_VERSION")" --kubeconfig="$KUBECONFIG_FILE" \
+    --cluster-resource-namespace=cert-manager -v=1
+}
+
 main() {
   local t0=$SECONDS
   preflight
@@ -332,6 +346,7 @@ main() {
   log "starting containerd, kubelet and kube-proxy"; start_node
   log "starting kwok with $KWOK_NODES fake nodes"; start_kwok
   log "installing CoreDNS, storage class and test controllers"; start_addons
+  log "starting cert-manager $CERT_MANAGER_VERSION"; start_cert_manager
   log "cluster ready in $((SECONDS - t0))s"
   echo "export KUBECONFIG=$KUBECONFIG_FILE PATH=$STATE/bin:\$PATH"
 }

@@ -1,21 +1,35 @@
 //! The Helm chart on the real cluster, with the operator's own images (built by
-//! `just images`): install in `namespaceScope` mode with the chart's own webhook certificate
-//! (`webhook.certs.mode=helm`), the operator pods become Ready, an AIStore in the scoped
-//! namespace becomes Ready through them (the API server calls the chart's webhook), one outside
-//! the scope is never touched; `helm upgrade` rolls the operator but no AIS pod; `helm
-//! uninstall` leaves the AIStore and its PVCs. The controller's log has no `forbidden`: the
-//! chart's RBAC is enough for everything the code did.
+//! `just images`).
+//!
+//! `chart_install_upgrade_uninstall_in_namespace_scope`: install in `namespaceScope` mode with the
+//! chart's own webhook certificate (`webhook.certs.mode=helm`), the operator pods become Ready,
+//! an AIStore in the scoped namespace becomes Ready through them (the API server calls the
+//! chart's webhook), one outside the scope is never touched; `helm upgrade` rolls the operator
+//! but no AIS pod; `helm uninstall` leaves the AIStore and its PVCs. The controller's log has no
+//! `forbidden`: the chart's RBAC is enough for everything the code did.
+//!
+//! `chart_default_values_with_cert_manager`: the default values (cluster-wide, webhook
+//! certificate from cert-manager, which the local cluster runs): cert-manager signs the serving
+//! certificate, its CA injector fills both webhook configurations, an AIStore becomes Ready, and
+//! a re-issued certificate is picked up by the running webhook pods without a restart.
+//!
+//! Both tests run one after the other: a cluster-wide operator would also reconcile the other
+//! test's AIStores.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok, pod_uids, state,
 };
+use base64::Engine;
 use serde_json::json;
 
 const LONG: Duration = Duration::from_secs(300);
+
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn helm(args: &[&str]) -> String {
     let out = Command::new(helm_bin()).args(args).output().unwrap();
@@ -26,6 +40,101 @@ fn helm(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A Helm release uninstalled when dropped (a failed test leaves no webhook behind that would
+/// reject the next test's AIStores), after the finalizers of the AIStores in `ais_namespaces`
+/// are dropped (no operator would remove them, and their namespaces would never go).
+struct Release {
+    name: String,
+    ns: String,
+    ais_namespaces: Vec<String>,
+}
+
+impl Release {
+    fn uninstall(&self) {
+        helm(&["uninstall", &self.name, "--namespace", &self.ns, "--wait"]);
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        for ns in &self.ais_namespaces {
+            let names = kubectl(&["get", "aistore", "-n", ns, "-o", "name"], None);
+            for n in String::from_utf8_lossy(&names.stdout).lines() {
+                let n = n.rsplit('/').next().unwrap_or_default();
+                release_aistores(&[(ns, n)]);
+            }
+        }
+        let _ = Command::new(helm_bin())
+            .args([
+                "uninstall",
+                &self.name,
+                "--namespace",
+                &self.ns,
+                "--wait",
+                "--ignore-not-found",
+            ])
+            .output();
+    }
+}
+
+fn chart_dir() -> String {
+    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ais-operator");
+    chart.to_str().unwrap().to_string()
+}
+
+fn node_image() -> String {
+    std::env::var("AIS_NODE_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into())
+}
+
+fn init_image() -> String {
+    std::env::var("AIS_INIT_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into())
+}
+
+/// Values every install here needs, whatever the mode: the CRD is the one every e2e test shares
+/// (identical to the chart's, a drift test checks that), the AIS images are the locally built
+/// ones (preloaded, never pulled), and the two-core node gets a small init container.
+fn cluster_values() -> Vec<String> {
+    [
+        "crds.install=false".to_string(),
+        format!("aisDefaults.nodeImage={}", node_image()),
+        format!("aisDefaults.initImage={}", init_image()),
+        "controller.aisImagePullPolicy=IfNotPresent".to_string(),
+        "controller.extraArgs={--init-cpu=100m,--init-memory=128Mi}".to_string(),
+    ]
+    .into_iter()
+    .flat_map(|v| ["--set".to_string(), v])
+    .collect()
+}
+
+/// The AIStore of these tests without images: the webhook's defaulting fills them in.
+fn aistore_without_images(name: &str) -> String {
+    let mut doc: serde_json::Value = serde_json::from_str(&aistore(name, json!({}))).unwrap();
+    let spec = doc["spec"].as_object_mut().unwrap();
+    spec.remove("nodeImage");
+    spec.remove("initImage");
+    doc.to_string()
+}
+
+/// Drops the finalizers of AIStores no operator serves any more, and their PVCs.
+fn release_aistores(items: &[(&str, &str)]) {
+    for (ns, n) in items {
+        let _ = kubectl(
+            &[
+                "patch",
+                "aistore",
+                "-n",
+                ns,
+                n,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ],
+            None,
+        );
+        let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
+    }
 }
 
 fn operator_pods(ns: &str, component: &str) -> Vec<String> {
@@ -60,49 +169,42 @@ fn rollout(ns: &str, deploy: &str) {
     );
 }
 
+/// No request of the chart's controller was refused by RBAC (`... is forbidden: User "..."
+/// cannot ...`; other 403s, such as writes into a terminating namespace, are not RBAC's).
+fn assert_no_forbidden(ns: &str) {
+    for pod in operator_pods(ns, "controller") {
+        let logs = kubectl_ok(&["logs", "-n", ns, &pod], None);
+        let denied: Vec<&str> = logs
+            .lines()
+            .filter(|l| l.contains("forbidden: User"))
+            .collect();
+        assert!(denied.is_empty(), "{pod}: {denied:#?}");
+    }
+}
+
 #[test]
 fn chart_install_upgrade_uninstall_in_namespace_scope() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ais_e2e::install_crd();
-    let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ais-operator");
-    let chart = chart.to_str().unwrap();
+    let chart = chart_dir();
     let op = Namespace::create("e2e-helm-op", &[]);
     let scoped = Namespace::create("e2e-helm-ais", &[]);
     let outside = Namespace::create("e2e-helm-out", &[]);
-    let release = format!("aisop-{}", &op.0[op.0.len() - 6..]);
-    let node_image = std::env::var("AIS_NODE_IMAGE")
-        .unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into());
-    let init_image = std::env::var("AIS_INIT_IMAGE")
-        .unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into());
+    let release = Release {
+        name: format!("aisop-{}", &op.0[op.0.len() - 6..]),
+        ns: op.0.clone(),
+        ais_namespaces: vec![scoped.0.clone(), outside.0.clone()],
+    };
     let scope = format!("namespaceScope={{{}}}", scoped.0);
-    let set_node = format!("aisDefaults.nodeImage={node_image}");
-    let set_init = format!("aisDefaults.initImage={init_image}");
-    // The CRD is the one every e2e test shares; the small cluster gets a small init container.
-    let base: Vec<&str> = vec![
-        "--namespace",
-        &op.0,
-        "--wait",
-        "--timeout",
-        "180s",
-        "--set",
-        "crds.install=false",
-        "--set",
-        "webhook.certs.mode=helm",
-        "--set",
-        &scope,
-        "--set",
-        &set_node,
-        "--set",
-        &set_init,
-        "--set",
-        "controller.aisImagePullPolicy=IfNotPresent",
-        "--set",
-        "controller.extraArgs={--init-cpu=100m,--init-memory=128Mi}",
-    ];
-    let mut install = vec!["install", &release, chart];
+    let values = cluster_values();
+    let mut base: Vec<&str> = vec!["--namespace", &op.0, "--wait", "--timeout", "180s"];
+    base.extend(["--set", "webhook.certs.mode=helm", "--set", &scope]);
+    base.extend(values.iter().map(String::as_str));
+    let mut install = vec!["install", &release.name, &chart];
     install.extend(&base);
     helm(&install);
-    let controller = format!("{release}-ais-operator-controller");
-    let webhook = format!("{release}-ais-operator-webhook");
+    let controller = format!("{}-ais-operator-controller", release.name);
+    let webhook = format!("{}-ais-operator-webhook", release.name);
     let deployments = kubectl_ok(&["get", "deploy", "-n", &op.0, "-o", "name"], None);
     assert!(
         deployments.contains(&controller) && deployments.contains(&webhook),
@@ -114,20 +216,17 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
     // An AIStore in the scoped namespace: defaulted and validated by the chart's webhook,
     // reconciled by the chart's controller to Ready.
     let name = "ais";
-    let mut doc: serde_json::Value = serde_json::from_str(&aistore(name, json!({}))).unwrap();
-    let spec = doc["spec"].as_object_mut().unwrap();
-    spec.remove("nodeImage");
-    spec.remove("initImage");
     kubectl_ok(
         &["apply", "-n", &scoped.0, "-f", "-"],
-        Some(&doc.to_string()),
+        Some(&aistore_without_images(name)),
     );
     eventually(LONG, || {
         (state(&scoped.0, name).as_deref() == Some("Ready")).then_some(())
     });
     let ais = get_json(&["aistore", "-n", &scoped.0, name]).unwrap();
     assert_eq!(
-        ais["spec"]["nodeImage"], node_image,
+        ais["spec"]["nodeImage"],
+        node_image(),
         "the webhook's defaulting filled in the image"
     );
     // The webhook rejects an invalid AIStore in the scoped namespace.
@@ -157,7 +256,7 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
     // Upgrade with changed values: the operator rolls, AIS does not.
     let ais_pods = pod_uids(&scoped.0);
     let before = operator_pods(&op.0, "controller");
-    let mut upgrade = vec!["upgrade", &release, chart];
+    let mut upgrade = vec!["upgrade", &release.name, &chart];
     upgrade.extend(&base);
     upgrade.extend(["--set", "controller.logLevel=debug"]);
     helm(&upgrade);
@@ -176,15 +275,12 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
     assert_eq!(state(&scoped.0, name).as_deref(), Some("Ready"));
 
     // The chart's RBAC covered everything the controller did.
-    for pod in operator_pods(&op.0, "controller") {
-        let logs = kubectl_ok(&["logs", "-n", &op.0, &pod], None);
-        assert!(!logs.contains("forbidden"), "{pod}: {logs}");
-    }
+    assert_no_forbidden(&op.0);
 
     // Uninstall: the AIStore and its PVCs stay.
     let pvcs = kubectl_ok(&["get", "pvc", "-n", &scoped.0, "-o", "name"], None);
     assert!(!pvcs.trim().is_empty());
-    helm(&["uninstall", &release, "--namespace", &op.0, "--wait"]);
+    release.uninstall();
     assert!(get_json(&["aistore", "-n", &scoped.0, name]).is_some());
     assert_eq!(
         kubectl_ok(&["get", "pvc", "-n", &scoped.0, "-o", "name"], None),
@@ -193,23 +289,186 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
     assert!(get_json(&["crd", "aistores.ais.nvidia.com"]).is_some());
 
     // Cleanup without an operator: drop the finalizers, then the namespaces go.
-    for (ns, n) in [(&scoped.0, name), (&outside.0, "other")] {
-        let _ = kubectl(
-            &[
-                "patch",
-                "aistore",
-                "-n",
-                ns,
-                n,
-                "--type=merge",
-                "-p",
-                r#"{"metadata":{"finalizers":null}}"#,
-            ],
-            None,
-        );
-    }
-    let _ = kubectl(
-        &["delete", "pvc", "-n", &scoped.0, "--all", "--wait=false"],
+    release_aistores(&[(&scoped.0, name), (&outside.0, "other")]);
+}
+
+/// Base64 `ca.crt` of a Secret; empty while it does not exist.
+fn secret_ca(ns: &str, secret: &str) -> String {
+    get_json(&["secret", "-n", ns, secret])
+        .and_then(|s| s["data"]["ca.crt"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The caBundle of every webhook of a (validating or mutating) webhook configuration.
+fn ca_bundles(kind: &str, name: &str) -> Vec<String> {
+    let c = get_json(&[kind, name]).unwrap();
+    c["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            w["clientConfig"]["caBundle"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn pem(b64: &str) -> String {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_default();
+    String::from_utf8_lossy(&bytes).trim().to_string()
+}
+
+/// Every webhook of the configuration trusts `ca` (base64 PEM). cert-manager's CA injector
+/// merges a new CA into the existing bundle (old and new both trusted while pods catch up).
+fn trusts(kind: &str, name: &str, ca: &str) -> bool {
+    let want = pem(ca);
+    !want.is_empty()
+        && ca_bundles(kind, name)
+            .iter()
+            .all(|b| pem(b).contains(&want))
+}
+
+#[test]
+fn chart_default_values_with_cert_manager() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ais_e2e::install_crd();
+    let chart = chart_dir();
+    let op = Namespace::create("e2e-helmcm-op", &[]);
+    let ais_ns = Namespace::create("e2e-helmcm-ais", &[]);
+    let release = Release {
+        name: format!("aiscm-{}", &op.0[op.0.len() - 6..]),
+        ns: op.0.clone(),
+        ais_namespaces: vec![ais_ns.0.clone()],
+    };
+    let values = cluster_values();
+    let mut install = vec!["install", &release.name, &chart];
+    install.extend(["--namespace", &op.0, "--wait", "--timeout", "240s"]);
+    install.extend(values.iter().map(String::as_str));
+    helm(&install);
+    let full = format!("{}-ais-operator", release.name);
+    let controller = format!("{full}-controller");
+    let webhook = format!("{full}-webhook");
+    rollout(&op.0, &controller);
+    rollout(&op.0, &webhook);
+
+    // cert-manager signed the serving certificate for the webhook Service's names.
+    let cert_name = format!("{webhook}-serving-cert");
+    kubectl_ok(
+        &[
+            "wait",
+            "-n",
+            &op.0,
+            "--for=condition=Ready",
+            &format!("certificate/{cert_name}"),
+            "--timeout=120s",
+        ],
         None,
     );
+    let cert = get_json(&["certificate", "-n", &op.0, &cert_name]).unwrap();
+    let secret = cert["spec"]["secretName"].as_str().unwrap().to_string();
+    let dns = cert["spec"]["dnsNames"].to_string();
+    assert!(dns.contains(&format!(".{}.svc", op.0)), "{dns}");
+
+    // The CA injector put the certificate's CA into both webhook configurations.
+    let ca = secret_ca(&op.0, &secret);
+    assert!(!ca.is_empty(), "secret {secret} has no ca.crt");
+    let configs = [
+        (
+            "validatingwebhookconfiguration",
+            format!("{full}-validating"),
+        ),
+        ("mutatingwebhookconfiguration", format!("{full}-mutating")),
+    ];
+    for (kind, name) in &configs {
+        assert!(get_json(&[kind, name]).is_some(), "{kind}/{name} missing");
+        eventually(Duration::from_secs(60), || {
+            ca_bundles(kind, name)
+                .iter()
+                .all(|b| *b == ca)
+                .then_some(())
+        });
+    }
+
+    // An AIStore through the cert-manager-secured webhook (defaulting) to Ready.
+    let name = "ais";
+    kubectl_ok(
+        &["apply", "-n", &ais_ns.0, "-f", "-"],
+        Some(&aistore_without_images(name)),
+    );
+    eventually(LONG, || {
+        (state(&ais_ns.0, name).as_deref() == Some("Ready")).then_some(())
+    });
+    let ais = get_json(&["aistore", "-n", &ais_ns.0, name]).unwrap();
+    assert_eq!(ais["spec"]["nodeImage"], node_image());
+
+    // Re-issue: a deleted Secret makes cert-manager sign a new certificate (new self-signed
+    // CA); the CA injector updates the configurations and the running webhook pods serve the
+    // new certificate without a restart: admission keeps working.
+    let webhook_pods = pod_uids(&op.0);
+    kubectl_ok(&["delete", "secret", "-n", &op.0, &secret], None);
+    let new_ca = eventually(Duration::from_secs(120), || {
+        let now = secret_ca(&op.0, &secret);
+        (!now.is_empty() && now != ca).then_some(now)
+    });
+    for (kind, name) in &configs {
+        eventually(Duration::from_secs(60), || {
+            trusts(kind, name, &new_ca).then_some(())
+        });
+    }
+    // Kubelet refreshes the mounted Secret within its sync period; the webhook reloads it.
+    eventually(Duration::from_secs(240), || {
+        kubectl(
+            &[
+                "annotate",
+                "aistore",
+                "-n",
+                &ais_ns.0,
+                name,
+                "--overwrite",
+                &format!("e2e/probe={}", rand_suffix()),
+            ],
+            None,
+        )
+        .status
+        .success()
+        .then_some(())
+    });
+    let bad = kubectl(
+        &["apply", "-n", &ais_ns.0, "-f", "-"],
+        Some(&aistore("bad", json!({"size": -2})).to_string()),
+    );
+    let err = String::from_utf8_lossy(&bad.stderr).into_owned();
+    assert!(
+        !bad.status.success() && err.contains("size"),
+        "the webhook with the re-issued certificate did not validate: {err}"
+    );
+    assert_eq!(
+        pod_uids(&op.0),
+        webhook_pods,
+        "operator pods restarted for the new certificate"
+    );
+    assert_eq!(state(&ais_ns.0, name).as_deref(), Some("Ready"));
+    assert_no_forbidden(&op.0);
+
+    // Uninstall: the AIStore and its PVCs stay; cert-manager's objects of the release go.
+    let pvcs = kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None);
+    release.uninstall();
+    assert!(get_json(&["aistore", "-n", &ais_ns.0, name]).is_some());
+    assert_eq!(
+        kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None),
+        pvcs
+    );
+    assert!(get_json(&["certificate", "-n", &op.0, &cert_name]).is_none());
+    release_aistores(&[(&ais_ns.0, name)]);
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
 }

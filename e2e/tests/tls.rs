@@ -1,0 +1,133 @@
+//! HTTPS for AIStore with a certificate from cert-manager (the local cluster runs cert-manager):
+//! the private CA of `deploy/samples/tls-cert-manager.yaml` (self-signed root → CA Issuer), an
+//! AIStore with `tls.certificate` in `secret` mode and `net.http.use_https`. The controller's
+//! Certificate is signed for the cluster's Service and pod names, the pods mount it, AIS comes
+//! up Ready over HTTPS, and a client that trusts only the private CA verifies the proxy's
+//! certificate by its Service name. AIS no longer answers plain HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use ais_e2e::{
+    Namespace, aistore, eventually, free_port, get_json, http_get, install_crd, kubectl_ok,
+    start_controller, state,
+};
+use base64::Engine;
+use serde_json::json;
+
+const LONG: Duration = Duration::from_secs(300);
+
+/// The sample's objects before the AIStore: the private CA.
+fn sample_ca_objects() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/samples/tls-cert-manager.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<&str> = text
+        .split("\n---")
+        .filter(|d| !d.contains("kind: AIStore"))
+        .collect();
+    assert_eq!(docs.len(), 3, "the sample's CA objects changed: {text}");
+    docs.join("\n---\n")
+}
+
+#[test]
+fn aistore_serves_https_with_a_cert_manager_certificate() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-tls", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&sample_ca_objects()));
+    kubectl_ok(
+        &[
+            "wait",
+            "-n",
+            ns,
+            "--for=condition=Ready",
+            "certificate/ais-root-ca",
+            "--timeout=120s",
+        ],
+        None,
+    );
+
+    let name = "ais";
+    let manifest = aistore(
+        name,
+        json!({
+            "tls": {"certificate": {"mode": "secret", "issuerRef": {"name": "ais-ca", "kind": "Issuer"}}},
+            "configToUpdate": {"net": {"http": {"use_https": true}}},
+            // The host-side controller reaches the proxies by pod IP, which no certificate names.
+            "operatorSkipVerifyCrt": true
+        }),
+    );
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&manifest));
+
+    // The operator's Certificate: owned by the AIStore, signed by the private CA.
+    let cert_name = format!("{name}-tls-cert");
+    eventually(Duration::from_secs(120), || {
+        get_json(&["certificate", "-n", ns, &cert_name]).map(|_| ())
+    });
+    kubectl_ok(
+        &[
+            "wait",
+            "-n",
+            ns,
+            "--for=condition=Ready",
+            &format!("certificate/{cert_name}"),
+            "--timeout=120s",
+        ],
+        None,
+    );
+    let cert = get_json(&["certificate", "-n", ns, &cert_name]).unwrap();
+    assert_eq!(cert["metadata"]["ownerReferences"][0]["kind"], "AIStore");
+    let dns = cert["spec"]["dnsNames"].to_string();
+    let svc = format!("{name}-proxy.{ns}.svc.cluster.local");
+    assert!(
+        dns.contains(&format!("\"*.{svc}\"")) && dns.contains(&svc),
+        "{dns}"
+    );
+
+    eventually(LONG, || {
+        (state(ns, name).as_deref() == Some("Ready")).then_some(())
+    });
+
+    // A client trusting only the private CA verifies the proxy by its Service name.
+    let secret = get_json(&["secret", "-n", ns, "ais-root-ca"]).unwrap();
+    let ca = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"]["ca.crt"].as_str().unwrap())
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("ais-e2e-tls-{ns}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.crt");
+    std::fs::write(&ca_file, ca).unwrap();
+    let pod = get_json(&["pod", "-n", ns, &format!("{name}-proxy-0")]).unwrap();
+    let ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    let url = format!("https://{svc}:51080/v1/health");
+    let out = Command::new("curl")
+        .args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+        .arg(&ca_file)
+        .args(["--resolve", &format!("{svc}:51080:{ip}"), &url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "HTTPS with the private CA: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Plain HTTP gets no AIS answer any more.
+    assert_ne!(http_get(&format!("{ip}:51080"), "/v1/health"), Some(200));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--wait=true",
+            "--timeout=300s",
+        ],
+        None,
+    );
+}
