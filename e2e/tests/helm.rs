@@ -1,4 +1,4 @@
-//! The Helm chart on the real cluster, with the operator's own images (built by
+//! The Helm chart and `deploy/` on the real cluster, with the operator's own images (built by
 //! `just images`).
 //!
 //! `chart_install_upgrade_uninstall_in_namespace_scope`: install in `namespaceScope` mode with the
@@ -13,8 +13,11 @@
 //! certificate, its CA injector fills both webhook configurations, an AIStore becomes Ready, and
 //! a re-issued certificate is picked up by the running webhook pods without a restart.
 //!
-//! Both tests run one after the other: a cluster-wide operator would also reconcile the other
-//! test's AIStores.
+//! `kubectl_apply_of_deploy_manifests`: the same default installation from
+//! `deploy/operator.yaml` with `kubectl apply`, an AIStore Ready, `kubectl delete -f` keeps PVCs.
+//!
+//! The tests run one after the other: a cluster-wide operator would also reconcile the other
+//! tests' AIStores.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::Command;
@@ -471,4 +474,131 @@ fn rand_suffix() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default()
+}
+
+/// `deploy/operator.yaml` deleted when dropped (its namespace and cluster-wide objects).
+struct Manifest(String);
+
+impl Drop for Manifest {
+    fn drop(&mut self) {
+        let _ = kubectl(
+            &[
+                "delete",
+                "-f",
+                &self.0,
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=120s",
+            ],
+            None,
+        );
+    }
+}
+
+/// `kubectl apply -f deploy/operator.yaml` (the chart rendered with default values) gives a
+/// working cluster-wide installation: both Deployments Ready from the local images, the webhook
+/// certificate from cert-manager, defaulting and an AIStore reconciled to Ready; deleting the
+/// manifest removes the operator and leaves the AIStore's PVCs.
+#[test]
+fn kubectl_apply_of_deploy_manifests() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ais_e2e::install_crd();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/operator.yaml");
+    let path = path.to_str().unwrap().to_string();
+    let ais_ns = Namespace::create("e2e-manifest-ais", &[]);
+    let manifest = Manifest(path.clone());
+    kubectl_ok(&["apply", "-f", &path], None);
+    let ns = "ais-operator-system";
+    // What a user of deploy/ on an air-gapped two-core cluster sets through the controller's
+    // environment: the preloaded AIS images, never pulled, and a small init container.
+    kubectl_ok(
+        &[
+            "set",
+            "env",
+            "-n",
+            ns,
+            "deployment/ais-operator-controller",
+            "AIS_IMAGE_PULL_POLICY=IfNotPresent",
+            "AIS_INIT_CPU=100m",
+            "AIS_INIT_MEMORY=128Mi",
+        ],
+        None,
+    );
+    rollout(ns, "ais-operator-controller");
+    rollout(ns, "ais-operator-webhook");
+    kubectl_ok(
+        &[
+            "wait",
+            "-n",
+            ns,
+            "--for=condition=Ready",
+            "certificate/ais-operator-webhook-serving-cert",
+            "--timeout=120s",
+        ],
+        None,
+    );
+    let ca = secret_ca(ns, "ais-operator-webhook-cert");
+    eventually(Duration::from_secs(60), || {
+        trusts("mutatingwebhookconfiguration", "ais-operator-mutating", &ca).then_some(())
+    });
+
+    // The defaulting webhook fills in the images of an AIStore that names none (server-side
+    // dry run: nothing is stored).
+    let defaulted = kubectl_ok(
+        &[
+            "create",
+            "--dry-run=server",
+            "-n",
+            &ais_ns.0,
+            "-o",
+            "json",
+            "-f",
+            "-",
+        ],
+        Some(&aistore_without_images("probe")),
+    );
+    let defaulted: serde_json::Value = serde_json::from_str(&defaulted).unwrap();
+    assert!(
+        defaulted["spec"]["nodeImage"]
+            .as_str()
+            .is_some_and(|i| !i.is_empty()),
+        "{defaulted}"
+    );
+
+    // An AIStore naming the local images, reconciled to Ready by the manifest's controller.
+    let name = "ais";
+    kubectl_ok(
+        &["apply", "-n", &ais_ns.0, "-f", "-"],
+        Some(&aistore(name, json!({}))),
+    );
+    eventually(LONG, || {
+        (state(&ais_ns.0, name).as_deref() == Some("Ready")).then_some(())
+    });
+    assert_no_forbidden(ns);
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            &ais_ns.0,
+            name,
+            "--wait=true",
+            "--timeout=300s",
+        ],
+        None,
+    );
+    let pvcs = kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None);
+    assert!(
+        !pvcs.trim().is_empty(),
+        "deletion without cleanupMetadata dropped the PVCs"
+    );
+    drop(manifest);
+    assert!(
+        get_json(&["namespace", ns]).is_none_or(|n| !n["metadata"]["deletionTimestamp"].is_null())
+    );
+    assert!(get_json(&["crd", "aistores.ais.nvidia.com"]).is_some());
+    let _ = kubectl(
+        &["delete", "pvc", "-n", &ais_ns.0, "--all", "--wait=false"],
+        None,
+    );
 }
