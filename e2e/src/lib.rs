@@ -319,6 +319,22 @@ pub fn pod_uids(ns: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Deletes an AIStore and waits until it is gone (the operator's finalizer has run).
+pub fn delete_aistore(ns: &str, name: &str) {
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--wait=true",
+            "--timeout=300s",
+        ],
+        None,
+    );
+}
+
 /// `status.state` of an AIStore.
 pub fn state(ns: &str, name: &str) -> Option<String> {
     get_json(&["aistore", "-n", ns, name])

@@ -25,7 +25,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok, pod_uids, state,
+    Namespace, aistore, delete_aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok,
+    pod_uids, state,
 };
 use base64::Engine;
 use serde_json::json;
@@ -575,18 +576,7 @@ fn kubectl_apply_of_deploy_manifests() {
         (state(&ais_ns.0, name).as_deref() == Some("Ready")).then_some(())
     });
     assert_no_forbidden(ns);
-    kubectl_ok(
-        &[
-            "delete",
-            "aistore",
-            "-n",
-            &ais_ns.0,
-            name,
-            "--wait=true",
-            "--timeout=300s",
-        ],
-        None,
-    );
+    delete_aistore(&ais_ns.0, name);
     let pvcs = kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None);
     assert!(
         !pvcs.trim().is_empty(),

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, event_notes, eventually, free_port, get_json, http_get_json, install_crd,
-    kubectl_ok, pod_uids, start_controller, state,
+    Namespace, aistore, delete_aistore, event_notes, eventually, free_port, get_json,
+    http_get_json, install_crd, kubectl_ok, pod_uids, start_controller, state,
 };
 use serde_json::{Value, json};
 
@@ -54,18 +54,7 @@ fn delete_with_cleanup(ns: &str, name: &str) {
     eventually(Duration::from_secs(30), || {
         (get_json(&["aistore", "-n", ns, name])?["spec"]["cleanupMetadata"] == true).then_some(())
     });
-    kubectl_ok(
-        &[
-            "delete",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--wait=true",
-            "--timeout=300s",
-        ],
-        None,
-    );
+    delete_aistore(ns, name);
     eventually(Duration::from_secs(120), || {
         let pvcs = kubectl_ok(&["get", "pvc", "-n", ns, "-o", "name"], None);
         pvcs.trim().is_empty().then_some(())
@@ -242,18 +231,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     assert_eq!(targets_in_map(ns, name), Some(1));
 
     // Deletion without cleanupMetadata: AIS shuts down, PVCs and host state stay.
-    kubectl_ok(
-        &[
-            "delete",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--wait=true",
-            "--timeout=240s",
-        ],
-        None,
-    );
+    delete_aistore(ns, name);
     assert_eq!(
         kubectl_ok(
             &[

@@ -10,8 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, eventually, free_port, get_json, http_get, install_crd, kubectl_ok,
-    start_controller, state,
+    Namespace, aistore, delete_aistore, eventually, free_port, get_json, http_get, install_crd,
+    kubectl_ok, start_controller, state,
 };
 use base64::Engine;
 use serde_json::json;
@@ -118,16 +118,5 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
     assert_ne!(http_get(&format!("{ip}:51080"), "/v1/health"), Some(200));
     let _ = std::fs::remove_dir_all(&dir);
 
-    kubectl_ok(
-        &[
-            "delete",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--wait=true",
-            "--timeout=300s",
-        ],
-        None,
-    );
+    delete_aistore(ns, name);
 }
