@@ -126,6 +126,8 @@ kind-up:
     docker build -t {{img}}/controller:{{img_tag}} -f Dockerfile.controller .
     docker build -t {{img}}/webhook:{{img_tag}} -f Dockerfile.webhook .
     kind load docker-image --name ais-operator-test {{img}}/controller:{{img_tag}} {{img}}/webhook:{{img_tag}}
+    @echo "next: install cert-manager (the chart's default webhook certificates), then 'just deploy';"
+    @echo "      or without cert-manager: just deploy --set webhook.certs.mode=helm"
 
 # Delete the kind cluster.
 kind-down:
