@@ -41,8 +41,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Method, Request, Uri, header};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -52,6 +51,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::error::{AisError, BODY_EXCERPT_LEN, truncate};
+use crate::exchange::{ExchangeError, HttpClient, exchange};
 use crate::tls::{TlsOptions, client_config, load_ca_dir};
 
 /// How long before its expiry a token is replaced (the reference operator uses 5 minutes).
@@ -574,8 +574,6 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
 /// Get one token from `source` (no caching).
 pub async fn fetch_token(source: &TokenSource, opts: &AuthOptions) -> Result<Token, AuthError> {
     let mode = source.mode();
@@ -601,34 +599,25 @@ pub async fn fetch_token(source: &TokenSource, opts: &AuthOptions) -> Result<Tok
             reason: e.to_string(),
         })?;
 
-    let exchange = async {
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|source| AuthError::Request {
-                mode,
-                url: url.clone(),
-                source,
-            })?;
-        let status = resp.status();
-        let bytes = Limited::new(resp.into_body(), MAX_ANSWER_LEN)
-            .collect()
-            .await
-            .map_err(|source| AuthError::Body {
-                mode,
-                url: url.clone(),
-                source,
-            })?
-            .to_bytes();
-        Ok::<_, AuthError>((status, bytes))
-    };
-    let (status, answer) = tokio::time::timeout(opts.timeout, exchange)
+    let (status, answer) = exchange(&client, req, opts.timeout, MAX_ANSWER_LEN)
         .await
-        .map_err(|_| AuthError::Timeout {
-            mode,
-            url: url.clone(),
-            timeout: opts.timeout,
-        })??;
+        .map_err(|e| match e {
+            ExchangeError::Request(source) => AuthError::Request {
+                mode,
+                url: url.clone(),
+                source,
+            },
+            ExchangeError::Body(source) => AuthError::Body {
+                mode,
+                url: url.clone(),
+                source,
+            },
+            ExchangeError::Timeout => AuthError::Timeout {
+                mode,
+                url: url.clone(),
+                timeout: opts.timeout,
+            },
+        })?;
     tracing::debug!(%mode, %url, status = status.as_u16(), "auth service call");
     if !status.is_success() {
         return Err(AuthError::Status {

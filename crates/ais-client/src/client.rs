@@ -13,8 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
-use http_body_util::{BodyExt, Full};
-use hyper_rustls::HttpsConnector;
+use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -23,6 +22,7 @@ use serde::de::DeserializeOwned;
 
 use crate::actions::{ActMsg, ActValRmNode, names};
 use crate::error::{AisError, body_excerpt};
+use crate::exchange::{ExchangeError, HttpClient, exchange};
 use crate::tls::{TlsOptions, client_config};
 use crate::types::{Smap, Snode};
 
@@ -30,6 +30,8 @@ use crate::types::{Smap, Snode};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USER_AGENT: &str = "ais-operator";
+/// Longest AIS answer read (a cluster map of thousands of nodes is a few MiB).
+const MAX_ANSWER_LEN: usize = 64 << 20;
 
 /// How to reach and authenticate to AIS.
 #[derive(Debug, Clone)]
@@ -61,7 +63,7 @@ pub struct AisClient {
     base: String,
     timeout: Duration,
     auth: Option<HeaderValue>,
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpClient,
 }
 
 impl std::fmt::Debug for AisClient {
@@ -363,36 +365,25 @@ impl AisClient {
             }
         })?;
 
-        let exchange = async {
-            let resp = self
-                .http
-                .request(req)
-                .await
-                .map_err(|source| AisError::Request {
-                    call,
-                    url: url.clone(),
-                    source,
-                })?;
-            let status = resp.status();
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|source| AisError::Body {
-                    call,
-                    url: url.clone(),
-                    source,
-                })?
-                .to_bytes();
-            Ok::<_, AisError>((status, bytes))
-        };
-        let (status, bytes) = tokio::time::timeout(self.timeout, exchange)
+        let (status, bytes) = exchange(&self.http, req, self.timeout, MAX_ANSWER_LEN)
             .await
-            .map_err(|_| AisError::Timeout {
-                call,
-                url: url.clone(),
-                timeout: self.timeout,
-            })??;
+            .map_err(|e| match e {
+                ExchangeError::Request(source) => AisError::Request {
+                    call,
+                    url: url.clone(),
+                    source,
+                },
+                ExchangeError::Body(source) => AisError::Body {
+                    call,
+                    url: url.clone(),
+                    source,
+                },
+                ExchangeError::Timeout => AisError::Timeout {
+                    call,
+                    url: url.clone(),
+                    timeout: self.timeout,
+                },
+            })?;
         tracing::debug!(call, %url, status = status.as_u16(), "AIS call");
         if status.is_success() {
             return Ok(bytes);

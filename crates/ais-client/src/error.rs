@@ -25,8 +25,9 @@ pub enum AisError {
     Body {
         call: &'static str,
         url: String,
+        /// The transport's error, or the answer was longer than the client reads.
         #[source]
-        source: hyper::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     #[error("{call} {url}: no answer within {timeout:?}")]

@@ -16,6 +16,7 @@ pub mod actions;
 pub mod auth;
 pub mod client;
 pub mod error;
+mod exchange;
 pub mod tls;
 pub mod types;
 
