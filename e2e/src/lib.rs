@@ -319,6 +319,45 @@ pub fn pod_uids(ns: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Waits (up to 5 minutes) until the AIStore's `status.state` is `want`.
+pub fn wait_state(ns: &str, name: &str, want: &str) {
+    eventually(Duration::from_secs(300), || {
+        (state(ns, name).as_deref() == Some(want)).then_some(())
+    });
+}
+
+/// Merges `spec` into an AIStore's spec.
+pub fn patch_spec(ns: &str, name: &str, spec: &Value) {
+    kubectl_ok(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--type=merge",
+            "-p",
+            &json!({ "spec": spec }).to_string(),
+        ],
+        None,
+    );
+}
+
+/// The UIDs of a namespace's PVCs, space-separated (compare before and after).
+pub fn pvc_uids(ns: &str) -> String {
+    kubectl_ok(
+        &[
+            "get",
+            "pvc",
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.items[*].metadata.uid}",
+        ],
+        None,
+    )
+}
+
 /// Deletes an AIStore and waits until it is gone (the operator's finalizer has run).
 pub fn delete_aistore(ns: &str, name: &str) {
     kubectl_ok(

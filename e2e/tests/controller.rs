@@ -7,11 +7,9 @@ use std::time::{Duration, Instant};
 
 use ais_e2e::{
     Namespace, aistore, env_path, eventually, free_port, get_json, http_get, install_crd, kubectl,
-    kubectl_ok, pod_uids, start_controller, state,
+    kubectl_ok, patch_spec, pod_uids, start_controller, wait_state,
 };
 use serde_json::{Value, json};
-
-const LONG: Duration = Duration::from_secs(240);
 
 /// Writes by the controller (user agent `ais-operator/... (controller)`) in the audit log.
 fn controller_writes(audit: &std::path::Path, ns: &str) -> Vec<String> {
@@ -54,9 +52,7 @@ fn manages_a_real_aistore_cluster() {
         &["apply", "-n", ns, "-f", "-"],
         Some(&aistore(name, json!({}))),
     );
-    eventually(LONG, || {
-        (state(ns, name).as_deref() == Some("Ready")).then_some(())
-    });
+    wait_state(ns, name, "Ready");
     let ais = get_json(&["aistore", "-n", ns, name]).unwrap();
     let uid = ais["metadata"]["uid"].as_str().unwrap().to_string();
     assert!(
@@ -144,18 +140,10 @@ fn manages_a_real_aistore_cluster() {
 
     // configToUpdate: the ConfigMap and the hash change, no pod restarts.
     let hash_before = ais["metadata"]["annotations"]["config.aistore.nvidia.com/hash"].clone();
-    kubectl_ok(
-        &[
-            "patch",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"configToUpdate":{"log":{"level":"4"}}}}"#,
-        ],
-        None,
+    patch_spec(
+        ns,
+        name,
+        &json!({"configToUpdate": {"log": {"level": "4"}}}),
     );
     eventually(Duration::from_secs(60), || {
         let cm = get_json(&["configmap", "-n", ns, "ais-global-cm"]).unwrap();

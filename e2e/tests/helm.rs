@@ -26,12 +26,10 @@ use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, delete_aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok,
-    pod_uids, state,
+    pod_uids, state, wait_state,
 };
 use base64::Engine;
 use serde_json::json;
-
-const LONG: Duration = Duration::from_secs(300);
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -224,9 +222,7 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
         &["apply", "-n", &scoped.0, "-f", "-"],
         Some(&aistore_without_images(name)),
     );
-    eventually(LONG, || {
-        (state(&scoped.0, name).as_deref() == Some("Ready")).then_some(())
-    });
+    wait_state(&scoped.0, name, "Ready");
     let ais = get_json(&["aistore", "-n", &scoped.0, name]).unwrap();
     assert_eq!(
         ais["spec"]["nodeImage"],
@@ -403,9 +399,7 @@ fn chart_default_values_with_cert_manager() {
         &["apply", "-n", &ais_ns.0, "-f", "-"],
         Some(&aistore_without_images(name)),
     );
-    eventually(LONG, || {
-        (state(&ais_ns.0, name).as_deref() == Some("Ready")).then_some(())
-    });
+    wait_state(&ais_ns.0, name, "Ready");
     let ais = get_json(&["aistore", "-n", &ais_ns.0, name]).unwrap();
     assert_eq!(ais["spec"]["nodeImage"], node_image());
 
@@ -572,9 +566,7 @@ fn kubectl_apply_of_deploy_manifests() {
         &["apply", "-n", &ais_ns.0, "-f", "-"],
         Some(&aistore(name, json!({}))),
     );
-    eventually(LONG, || {
-        (state(&ais_ns.0, name).as_deref() == Some("Ready")).then_some(())
-    });
+    wait_state(&ais_ns.0, name, "Ready");
     assert_no_forbidden(ns);
     delete_aistore(&ais_ns.0, name);
     let pvcs = kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None);

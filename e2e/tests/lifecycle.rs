@@ -7,33 +7,12 @@ use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, delete_aistore, event_notes, eventually, free_port, get_json,
-    http_get_json, install_crd, kubectl_ok, pod_uids, start_controller, state,
+    http_get_json, install_crd, kubectl_ok, patch_spec, pod_uids, pvc_uids, start_controller,
+    state, wait_state,
 };
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(300);
-
-fn patch(ns: &str, name: &str, spec: Value) {
-    kubectl_ok(
-        &[
-            "patch",
-            "aistore",
-            "-n",
-            ns,
-            name,
-            "--type=merge",
-            "-p",
-            &json!({ "spec": spec }).to_string(),
-        ],
-        None,
-    );
-}
-
-fn wait_state(ns: &str, name: &str, want: &str) {
-    eventually(LONG, || {
-        (state(ns, name).as_deref() == Some(want)).then_some(())
-    });
-}
 
 /// The cluster map, read from the primary proxy pod.
 fn smap(ns: &str, name: &str) -> Option<Value> {
@@ -50,7 +29,7 @@ fn targets_in_map(ns: &str, name: &str) -> Option<usize> {
 
 /// Sets `cleanupMetadata`, deletes the AIStore and waits until its PVCs are gone.
 fn delete_with_cleanup(ns: &str, name: &str) {
-    patch(ns, name, json!({"cleanupMetadata": true}));
+    patch_spec(ns, name, &json!({"cleanupMetadata": true}));
     eventually(Duration::from_secs(30), || {
         (get_json(&["aistore", "-n", ns, name])?["spec"]["cleanupMetadata"] == true).then_some(())
     });
@@ -106,10 +85,10 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
     // Rollout: a target env change restarts the targets one at a time, each put in
     // maintenance first; the proxy keeps running.
     let before = pod_uids(ns);
-    patch(
+    patch_spec(
         ns,
         name,
-        json!({"targetSpec": {"env": [{"name": "E2E_ROLLOUT", "value": "1"}]}}),
+        &json!({"targetSpec": {"env": [{"name": "E2E_ROLLOUT", "value": "1"}]}}),
     );
     eventually(LONG, || {
         let now = pod_uids(ns);
@@ -143,7 +122,7 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
     }
 
     // Scale down with safe_decommission: AIS removes the node before the pod goes.
-    patch(ns, name, json!({"targetSpec": {"size": 1}}));
+    patch_spec(ns, name, &json!({"targetSpec": {"size": 1}}));
     eventually(LONG, || {
         let ais = get_json(&["aistore", "-n", ns, name])?;
         (ais["status"]["state"] == "Ready" && ais["status"]["targets"]["summary"] == "1/1")
@@ -178,20 +157,10 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     wait_state(ns, name, "Ready");
     let id = get_json(&["aistore", "-n", ns, name]).unwrap()["status"]["clusterID"].clone();
     assert!(id.as_str().is_some_and(|s| !s.is_empty()));
-    let pvcs = kubectl_ok(
-        &[
-            "get",
-            "pvc",
-            "-n",
-            ns,
-            "-o",
-            "jsonpath={.items[*].metadata.uid}",
-        ],
-        None,
-    );
+    let pvcs = pvc_uids(ns);
     assert!(!pvcs.trim().is_empty());
 
-    patch(ns, name, json!({"shutdownCluster": true}));
+    patch_spec(ns, name, &json!({"shutdownCluster": true}));
     wait_state(ns, name, "Shutdown");
     assert!(
         pod_uids(ns).keys().all(|p| !p.starts_with("ais-")),
@@ -205,23 +174,9 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     }
     let notes = event_notes(ns, name);
     position(&notes, "Shutdown completed");
-    assert_eq!(
-        kubectl_ok(
-            &[
-                "get",
-                "pvc",
-                "-n",
-                ns,
-                "-o",
-                "jsonpath={.items[*].metadata.uid}"
-            ],
-            None
-        ),
-        pvcs,
-        "shutdown touched the PVCs"
-    );
+    assert_eq!(pvc_uids(ns), pvcs, "shutdown touched the PVCs");
 
-    patch(ns, name, json!({"shutdownCluster": false}));
+    patch_spec(ns, name, &json!({"shutdownCluster": false}));
     wait_state(ns, name, "Ready");
     let after = get_json(&["aistore", "-n", ns, name]).unwrap();
     assert_eq!(
@@ -233,17 +188,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     // Deletion without cleanupMetadata: AIS shuts down, PVCs and host state stay.
     delete_aistore(ns, name);
     assert_eq!(
-        kubectl_ok(
-            &[
-                "get",
-                "pvc",
-                "-n",
-                ns,
-                "-o",
-                "jsonpath={.items[*].metadata.uid}"
-            ],
-            None
-        ),
+        pvc_uids(ns),
         pvcs,
         "deletion without cleanupMetadata removed PVCs"
     );

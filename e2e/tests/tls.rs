@@ -11,12 +11,10 @@ use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, delete_aistore, eventually, free_port, get_json, http_get, install_crd,
-    kubectl_ok, start_controller, state,
+    kubectl_ok, start_controller, wait_state,
 };
 use base64::Engine;
 use serde_json::json;
-
-const LONG: Duration = Duration::from_secs(300);
 
 /// The sample's objects before the AIStore: the private CA.
 fn sample_ca_objects() -> String {
@@ -87,9 +85,7 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
         "{dns}"
     );
 
-    eventually(LONG, || {
-        (state(ns, name).as_deref() == Some("Ready")).then_some(())
-    });
+    wait_state(ns, name, "Ready");
 
     // A client trusting only the private CA verifies the proxy by its Service name.
     let secret = get_json(&["secret", "-n", ns, "ais-root-ca"]).unwrap();
