@@ -449,9 +449,11 @@ impl Run<'_> {
             Role::Proxy => &self.desired.proxy_statefulset,
             Role::Target => &self.desired.target_statefulset,
         };
+        // Borrowed, not cloned: this runs on every reconcile of every cluster.
+        let empty = k8s_openapi::api::core::v1::PodTemplateSpec::default();
         template_change(
-            &live.spec.clone().unwrap_or_default().template,
-            &desired.spec.clone().unwrap_or_default().template,
+            live.spec.as_ref().map_or(&empty, |s| &s.template),
+            desired.spec.as_ref().map_or(&empty, |s| &s.template),
         )
     }
 

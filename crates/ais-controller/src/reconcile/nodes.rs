@@ -51,7 +51,7 @@ pub fn schedulable_for(node: &Node, daemon: &DaemonSpec) -> bool {
 /// `NoSchedule`/`NoExecute` taint is tolerated. Cordoning does not count (a cordoned node may
 /// still hold a cluster's state).
 pub fn may_host(node: &Node, daemon: &DaemonSpec) -> bool {
-    let tolerations = daemon.tolerations.clone().unwrap_or_default();
+    let tolerations = daemon.tolerations.as_deref().unwrap_or_default();
     let taints_ok = node
         .spec
         .as_ref()
