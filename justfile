@@ -50,10 +50,9 @@ manifests:
 manifests-check:
     e2e/cluster/build.sh helm
     deploy/render.sh --check
-    HELM=$(ls -d ~/.cache/ais-operator/bin/helm-*/helm | head -1); \
-      "$HELM" lint --strict charts/ais-operator && \
-      "$HELM" lint --strict charts/ais-operator --set webhook.certs.mode=helm && \
-      "$HELM" lint --strict charts/ais-operator --set 'namespaceScope={ais-a,ais-b}'
+    {{helm}} lint --strict charts/ais-operator
+    {{helm}} lint --strict charts/ais-operator --set webhook.certs.mode=helm
+    {{helm}} lint --strict charts/ais-operator --set 'namespaceScope={ais-a,ais-b}'
 
 # Check AIStore manifests offline (defaulting, validation, deprecation warnings).
 validate +files:
@@ -109,8 +108,10 @@ images:
 
 # Push the operator images to the registry in IMG (needs credentials: buildah login).
 push:
-    buildah --storage-driver overlay --root ~/.cache/ais-operator/buildah/overlay --runroot ~/.cache/ais-operator/buildah/overlay-run push {{img}}/controller:{{img_tag}} docker://{{img}}/controller:{{img_tag}}
-    buildah --storage-driver overlay --root ~/.cache/ais-operator/buildah/overlay --runroot ~/.cache/ais-operator/buildah/overlay-run push {{img}}/webhook:{{img_tag}} docker://{{img}}/webhook:{{img_tag}}
+    for c in controller webhook; do \
+      buildah --storage-driver overlay --root ~/.cache/ais-operator/buildah/overlay \
+        --runroot ~/.cache/ais-operator/buildah/overlay-run push {{img}}/$c:{{img_tag}} docker://{{img}}/$c:{{img_tag}}; \
+    done
 
 # Install or upgrade the operator with Helm into the cluster in KUBECONFIG (extra args: helm flags).
 deploy *args:

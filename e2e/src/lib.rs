@@ -110,7 +110,8 @@ pub fn env_path(var: &str, hint: &str) -> PathBuf {
     PathBuf::from(value)
 }
 
-fn rand_u32() -> u32 {
+/// A number that differs from run to run (names of test objects, probe values).
+pub fn rand_u32() -> u32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -282,12 +283,19 @@ pub fn controller_log(ns: &str) -> Stdio {
         .map_or_else(Stdio::null, Stdio::from)
 }
 
+/// The aisnode image of the local cluster (preloaded): `$AIS_NODE_IMAGE` or the built one.
+pub fn node_image() -> String {
+    std::env::var("AIS_NODE_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into())
+}
+
+/// The ais-init image of the local cluster: `$AIS_INIT_IMAGE` or the built one.
+pub fn init_image() -> String {
+    std::env::var("AIS_INIT_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into())
+}
+
 /// An AIStore manifest for the local cluster's images with `extra` spec fields merged in.
 pub fn aistore(name: &str, extra: Value) -> String {
-    let node = std::env::var("AIS_NODE_IMAGE")
-        .unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into());
-    let init = std::env::var("AIS_INIT_IMAGE")
-        .unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into());
+    let (node, init) = (node_image(), init_image());
     let mut spec = json!({
         "size": 1, "nodeImage": node, "initImage": init,
         "stateStorage": {"emptyDir": {}},
@@ -356,6 +364,21 @@ pub fn pvc_uids(ns: &str) -> String {
         ],
         None,
     )
+}
+
+/// Waits (up to 2 minutes) until the cert-manager Certificate `ns/name` is Ready.
+pub fn wait_certificate(ns: &str, name: &str) {
+    kubectl_ok(
+        &[
+            "wait",
+            "-n",
+            ns,
+            "--for=condition=Ready",
+            &format!("certificate/{name}"),
+            "--timeout=120s",
+        ],
+        None,
+    );
 }
 
 /// Deletes an AIStore and waits until it is gone (the operator's finalizer has run).

@@ -25,8 +25,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, delete_aistore, eventually, get_json, helm_bin, kubectl, kubectl_ok,
-    pod_uids, state, wait_state,
+    Namespace, aistore, delete_aistore, eventually, get_json, helm_bin, init_image, kubectl,
+    kubectl_ok, node_image, pod_uids, rand_u32, state, wait_certificate, wait_state,
 };
 use base64::Engine;
 use serde_json::json;
@@ -45,8 +45,9 @@ fn helm(args: &[&str]) -> String {
 }
 
 /// A Helm release uninstalled when dropped (a failed test leaves no webhook behind that would
-/// reject the next test's AIStores), after the finalizers of the AIStores in `ais_namespaces`
-/// are dropped (no operator would remove them, and their namespaces would never go).
+/// reject the next test's AIStores), and the AIStores in `ais_namespaces` released (no
+/// operator would remove their finalizers, and their namespaces would never go). Declared after
+/// the namespaces, it is dropped before them.
 struct Release {
     name: String,
     ns: String,
@@ -62,11 +63,7 @@ impl Release {
 impl Drop for Release {
     fn drop(&mut self) {
         for ns in &self.ais_namespaces {
-            let names = kubectl(&["get", "aistore", "-n", ns, "-o", "name"], None);
-            for n in String::from_utf8_lossy(&names.stdout).lines() {
-                let n = n.rsplit('/').next().unwrap_or_default();
-                release_aistores(&[(ns, n)]);
-            }
+            release_aistores(ns);
         }
         let _ = Command::new(helm_bin())
             .args([
@@ -84,14 +81,6 @@ impl Drop for Release {
 fn chart_dir() -> String {
     let chart = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/ais-operator");
     chart.to_str().unwrap().to_string()
-}
-
-fn node_image() -> String {
-    std::env::var("AIS_NODE_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisnode:v1.4.9".into())
-}
-
-fn init_image() -> String {
-    std::env::var("AIS_INIT_IMAGE").unwrap_or_else(|_| "localhost/aistore/aisinit:v1.4.9".into())
 }
 
 /// Values every install here needs, whatever the mode: the CRD is the one every e2e test shares
@@ -119,24 +108,24 @@ fn aistore_without_images(name: &str) -> String {
     doc.to_string()
 }
 
-/// Drops the finalizers of AIStores no operator serves any more, and their PVCs.
-fn release_aistores(items: &[(&str, &str)]) {
-    for (ns, n) in items {
+/// Drops the finalizers of the AIStores of `ns` (no operator serves them any more) and its PVCs.
+fn release_aistores(ns: &str) {
+    let names = kubectl(&["get", "aistore", "-n", ns, "-o", "name"], None);
+    for aistore in String::from_utf8_lossy(&names.stdout).lines() {
         let _ = kubectl(
             &[
                 "patch",
-                "aistore",
                 "-n",
                 ns,
-                n,
+                aistore,
                 "--type=merge",
                 "-p",
                 r#"{"metadata":{"finalizers":null}}"#,
             ],
             None,
         );
-        let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
     }
+    let _ = kubectl(&["delete", "pvc", "-n", ns, "--all", "--wait=false"], None);
 }
 
 fn operator_pods(ns: &str, component: &str) -> Vec<String> {
@@ -287,9 +276,7 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
         pvcs
     );
     assert!(get_json(&["crd", "aistores.ais.nvidia.com"]).is_some());
-
-    // Cleanup without an operator: drop the finalizers, then the namespaces go.
-    release_aistores(&[(&scoped.0, name), (&outside.0, "other")]);
+    // Cleanup without an operator: `release` drops the finalizers, then the namespaces go.
 }
 
 /// Base64 `ca.crt` of a Secret; empty while it does not exist.
@@ -357,17 +344,7 @@ fn chart_default_values_with_cert_manager() {
 
     // cert-manager signed the serving certificate for the webhook Service's names.
     let cert_name = format!("{webhook}-serving-cert");
-    kubectl_ok(
-        &[
-            "wait",
-            "-n",
-            &op.0,
-            "--for=condition=Ready",
-            &format!("certificate/{cert_name}"),
-            "--timeout=120s",
-        ],
-        None,
-    );
+    wait_certificate(&op.0, &cert_name);
     let cert = get_json(&["certificate", "-n", &op.0, &cert_name]).unwrap();
     let secret = cert["spec"]["secretName"].as_str().unwrap().to_string();
     let dns = cert["spec"]["dnsNames"].to_string();
@@ -427,7 +404,7 @@ fn chart_default_values_with_cert_manager() {
                 &ais_ns.0,
                 name,
                 "--overwrite",
-                &format!("e2e/probe={}", rand_suffix()),
+                &format!("e2e/probe={}", rand_u32()),
             ],
             None,
         )
@@ -461,14 +438,6 @@ fn chart_default_values_with_cert_manager() {
         pvcs
     );
     assert!(get_json(&["certificate", "-n", &op.0, &cert_name]).is_none());
-    release_aistores(&[(&ais_ns.0, name)]);
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
 }
 
 /// `deploy/operator.yaml` deleted when dropped (its namespace and cluster-wide objects).
@@ -521,17 +490,7 @@ fn kubectl_apply_of_deploy_manifests() {
     );
     rollout(ns, "ais-operator-controller");
     rollout(ns, "ais-operator-webhook");
-    kubectl_ok(
-        &[
-            "wait",
-            "-n",
-            ns,
-            "--for=condition=Ready",
-            "certificate/ais-operator-webhook-serving-cert",
-            "--timeout=120s",
-        ],
-        None,
-    );
+    wait_certificate(ns, "ais-operator-webhook-serving-cert");
     let ca = secret_ca(ns, "ais-operator-webhook-cert");
     eventually(Duration::from_secs(60), || {
         trusts("mutatingwebhookconfiguration", "ais-operator-mutating", &ca).then_some(())

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ais_e2e::{
     Namespace, aistore, delete_aistore, eventually, free_port, get_json, http_get, install_crd,
-    kubectl_ok, start_controller, wait_state,
+    kubectl_ok, start_controller, wait_certificate, wait_state,
 };
 use base64::Engine;
 use serde_json::json;
@@ -36,17 +36,7 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&sample_ca_objects()));
-    kubectl_ok(
-        &[
-            "wait",
-            "-n",
-            ns,
-            "--for=condition=Ready",
-            "certificate/ais-root-ca",
-            "--timeout=120s",
-        ],
-        None,
-    );
+    wait_certificate(ns, "ais-root-ca");
 
     let name = "ais";
     let manifest = aistore(
@@ -65,17 +55,7 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
     eventually(Duration::from_secs(120), || {
         get_json(&["certificate", "-n", ns, &cert_name]).map(|_| ())
     });
-    kubectl_ok(
-        &[
-            "wait",
-            "-n",
-            ns,
-            "--for=condition=Ready",
-            &format!("certificate/{cert_name}"),
-            "--timeout=120s",
-        ],
-        None,
-    );
+    wait_certificate(ns, &cert_name);
     let cert = get_json(&["certificate", "-n", ns, &cert_name]).unwrap();
     assert_eq!(cert["metadata"]["ownerReferences"][0]["kind"], "AIStore");
     let dns = cert["spec"]["dnsNames"].to_string();
