@@ -194,7 +194,7 @@ ensure_rust_builder() {
     [[ "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
     return
   fi
-  command -v debootstrap >/dev/null || apt-get install -y -q debootstrap >/dev/null
+  command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y -q debootstrap >/dev/null; }
   local rootfs_tar="$CACHE/debs/bookworm-rust-builder-rootfs.tar"
   work="$(mktemp -d "$CACHE/.rust-builder.XXXX")"
   if [[ ! -s "$rootfs_tar" ]]; then

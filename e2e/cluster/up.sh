@@ -10,7 +10,7 @@ source "$HERE/lib.sh"
 # shellcheck source=pki.sh
 source "$HERE/pki.sh"
 
-PACKAGES=(containerd runc containernetworking-plugins buildah iptables openssl conntrack socat
+PACKAGES=(containerd runc containernetworking-plugins buildah debootstrap iptables openssl conntrack socat
   curl iproute2 util-linux)
 # sysctls the kubelet/our network setup may change; saved here and restored by down.sh
 SAVED_SYSCTLS=(net.ipv4.ip_forward vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
