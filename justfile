@@ -66,10 +66,10 @@ demo:
     export KUBECONFIG={{kubeconfig}}
     k() { {{kubectl}} "$@"; }
     if ! k version --request-timeout=5s >/dev/null 2>&1; then
-      step "starting the local cluster (the first run builds Kubernetes from source: ~15 min; then ~15 s)"
+      step "starting the local cluster (the first run builds Kubernetes and friends from source: ~27 min; then ~20 s)"
       just cluster-up
     fi
-    step "building the operator images (first run ~15 min, then cached) and loading them into the cluster"
+    step "building the operator images (first run ~18 min, ~7 min after a source change, then cached) and loading them into the cluster"
     just images
     step "installing the Helm chart (release ais-operator in ais-operator-system)"
     {{helm}} upgrade --install ais-operator charts/ais-operator --namespace ais-operator-system \
@@ -168,7 +168,7 @@ e2e-local:
     trap 'just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just smoke
-    # Building the operator images is CPU-bound (a cold release build: ~15 min on two cores); the
+    # Building the operator images is CPU-bound (a cold release build: ~18 min on two cores); the
     # e2e tests mostly wait on pods. So the images build at the lowest CPU and I/O priority while
     # every test that runs the host binaries goes, and the Helm tests, which run the images, go last.
     images_log=$(mktemp /tmp/ais-e2e-images.XXXX.log)
