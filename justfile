@@ -15,6 +15,9 @@ helm := env_var_or_default("HELM", env_var("HOME") / ".cache/ais-operator/bin/he
 img := env_var_or_default("IMG", "localhost/ais-operator")
 img_tag := env_var_or_default("IMG_TAG", `sed -n 's/^appVersion: *"*\([^"]*\)"*/\1/p' charts/ais-operator/Chart.yaml`)
 kind_k8s_version := env_var_or_default("KIND_K8S_VERSION", "v1.35.0")
+# Where the e2e tests write the controllers' logs, and the API server's audit log (up.sh writes it there).
+e2e_log_dir := env_var_or_default("AIS_E2E_LOG_DIR", justfile_directory() / ".cluster/logs")
+e2e_audit_log := env_var_or_default("AIS_E2E_AUDIT_LOG", justfile_directory() / ".cluster/logs/audit.log")
 
 # List the recipes.
 default:
@@ -148,15 +151,13 @@ _e2e-tests *targets:
     cargo build -q -p ais-webhook -p ais-controller
     KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
         AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/debug/ais-controller" \
-        AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
-        AIS_E2E_LOG_DIR="${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}" \
+        AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" AIS_E2E_LOG_DIR="{{e2e_log_dir}}" \
         cargo test -p ais-e2e --features e2e --no-fail-fast {{targets}} -- --test-threads 3
 
 # Every request of the operator's identity was allowed, and every chart RBAC rule was used.
 _rbac-check:
-    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
-        AIS_E2E_AUDIT_LOG="${AIS_E2E_AUDIT_LOG:-{{justfile_directory()}}/.cluster/logs/audit.log}" \
-        e2e/cluster/rbac-check.sh "${AIS_E2E_LOG_DIR:-{{justfile_directory()}}/.cluster/logs}"
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" \
+        e2e/cluster/rbac-check.sh "{{e2e_log_dir}}"
 
 # Cluster up/down/clean check, then up, smoke, e2e with the images built alongside, down (also on failure), clean check.
 e2e-local:
