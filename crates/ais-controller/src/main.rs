@@ -153,12 +153,7 @@ async fn main() -> anyhow::Result<()> {
                 node_image: args.default_node_image.clone(),
                 init_image: args.default_init_image.clone(),
             };
-            let facts = Facts {
-                cluster_domain: args.cluster_domain.clone(),
-                defaults,
-                pods,
-                ..Facts::default()
-            };
+            let facts = Facts::unobserved(args.cluster_domain.clone(), defaults, pods);
             return write_stdout(&ais_controller::render::render_file(file, &facts)?);
         }
         None => {}
@@ -201,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
             client_cert_per_cluster: args.ais_client_cert_per_cluster,
         }),
         cleanup_image: args.cleanup_image.clone(),
+        swept: ais_controller::reconcile::owned::Swept::default(),
     });
 
     let health = tokio::net::TcpListener::bind(args.health_addr)

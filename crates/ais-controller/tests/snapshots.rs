@@ -42,8 +42,8 @@
 
 use std::path::PathBuf;
 
-use ais_controller::build::{Facts, build};
-use ais_crd::AIStore;
+use ais_controller::build::{DEFAULT_CLUSTER_DOMAIN, Facts, PodSettings, build};
+use ais_crd::{AIStore, Defaults};
 
 const UID: &str = "7f3c1d2e-0000-4000-8000-000000000001";
 
@@ -58,7 +58,11 @@ fn facts() -> Facts {
     Facts {
         rebalance_allowed: true,
         node_hosts: vec!["10.0.0.11".into(), "10.0.0.12".into()],
-        ..Facts::default()
+        ..Facts::unobserved(
+            DEFAULT_CLUSTER_DOMAIN.to_string(),
+            Defaults::default(),
+            PodSettings::default(),
+        )
     }
 }
 
@@ -252,7 +256,8 @@ spec:
 "#);
     let f = Facts {
         rebalance_allowed: false,
-        ..Facts::default()
+        node_hosts: Vec::new(),
+        ..facts()
     };
     snapshot("own-pvc-state", &ais, &f);
 }

@@ -390,7 +390,10 @@ mod tests {
 
     #[test]
     fn rebalance_is_off_until_ready_rebalance() {
-        let f = Facts::default();
+        let f = Facts {
+            rebalance_allowed: false,
+            ..facts()
+        };
         assert_eq!(
             global(&aistore(), &f)["rebalance"]["enabled"],
             Value::Bool(false)

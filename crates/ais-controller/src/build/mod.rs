@@ -7,6 +7,7 @@ pub mod admin_client;
 pub mod cleanup;
 pub mod config;
 pub mod duration;
+pub mod inventory;
 pub mod labels;
 pub mod names;
 pub mod pdb;
@@ -25,16 +26,11 @@ use std::collections::BTreeMap;
 
 use ais_crd::daemon::DaemonSpec;
 use ais_crd::{AIStore, AIStoreSpec, Defaults};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role as RbacRole, RoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
-use kube::core::DynamicObject;
-use serde::Serialize;
 
+pub use inventory::{Desired, Owned, OwnedKind};
 pub use names::Role;
 
 /// Cluster domain used when nothing else is known.
@@ -61,6 +57,10 @@ pub struct Facts {
     pub autoscale_proxy_nodes: Vec<String>,
     /// Nodes expected to run targets when they autoscale.
     pub autoscale_target_nodes: Vec<String>,
+    /// `spec.replicas` of the live target StatefulSet (0 before it exists). During a
+    /// scale-down the targets above the desired count still run until AIS released them, so
+    /// their LoadBalancer Services stay until the StatefulSet shrank.
+    pub live_target_replicas: i32,
     /// The AIStore's current `config.aistore.nvidia.com/restart-hash` annotation, if any.
     pub previous_restart_hash: Option<String>,
     /// AuthN service URL of the `AIStoreAuthProfile` named by `spec.auth.profileRef`
@@ -84,20 +84,24 @@ pub struct PodSettings {
     pub init_memory: Option<String>,
 }
 
-impl Default for Facts {
-    fn default() -> Self {
+impl Facts {
+    /// Facts with nothing observed: no nodes, LoadBalancers, autoscale nodes or earlier
+    /// hashes, rebalance not yet allowed. For `render`, which has no cluster, and as the start
+    /// of fixtures; the reconcile fills every field from what it observed.
+    pub fn unobserved(cluster_domain: String, defaults: Defaults, pods: PodSettings) -> Self {
         Self {
-            cluster_domain: DEFAULT_CLUSTER_DOMAIN.to_string(),
+            cluster_domain,
             rebalance_allowed: false,
             proxy_lb_hosts: Vec::new(),
             target_lb_hosts: Vec::new(),
             node_hosts: Vec::new(),
             autoscale_proxy_nodes: Vec::new(),
             autoscale_target_nodes: Vec::new(),
+            live_target_replicas: 0,
             previous_restart_hash: None,
             authn_url: None,
-            defaults: Defaults::default(),
-            pods: PodSettings::default(),
+            defaults,
+            pods,
         }
     }
 }
@@ -148,55 +152,6 @@ pub enum BuildError {
     },
 }
 
-/// Every object the operator wants for one AIStore, plus the values it writes back to it.
-#[derive(Clone, Debug, Serialize)]
-pub struct Desired {
-    /// `<name>-sa`.
-    pub service_account: ServiceAccount,
-    /// `<name>-role`.
-    pub role: RbacRole,
-    /// `<name>-rb`.
-    pub role_binding: RoleBinding,
-    /// `<name>-global-cm`.
-    pub global_config_map: ConfigMap,
-    /// `<name>-proxy` (local config template).
-    pub proxy_config_map: ConfigMap,
-    /// `<name>-target` (local config template).
-    pub target_config_map: ConfigMap,
-    /// Headless `<name>-proxy`.
-    pub proxy_service: Service,
-    /// Headless `<name>-target`.
-    pub target_service: Service,
-    /// `<name>-proxy-lb`, when proxies have external access.
-    pub proxy_lb_service: Option<Service>,
-    /// `<name>-target-<i>` for every target ordinal, when targets have external access.
-    pub target_lb_services: Vec<Service>,
-    /// `<name>-proxy`.
-    pub proxy_statefulset: StatefulSet,
-    /// `<name>-target`.
-    pub target_statefulset: StatefulSet,
-    /// cert-manager Certificate `<name>-tls-cert` (`tls.certificate` with `mode: secret`).
-    pub certificate: Option<DynamicObject>,
-    /// PodDisruptionBudget `<name>-target`, when enabled.
-    pub target_pdb: Option<PodDisruptionBudget>,
-    /// Admin client Deployment `<name>-client`, when enabled.
-    pub admin_client: Option<Deployment>,
-    /// The generated global config (`ais.json`), also the body pushed to the live cluster.
-    pub global_config: serde_json::Value,
-    /// SHA-256 of `ais.json`: the AIStore annotation `config.aistore.nvidia.com/hash`.
-    pub config_hash: String,
-    /// The AIStore annotation `config.aistore.nvidia.com/restart-hash`.
-    pub restart_hash: String,
-    /// `status.intraClusterURL`.
-    pub intra_cluster_url: String,
-    /// How the operator reaches this cluster's AIS API.
-    #[serde(skip)]
-    pub api: ApiAccess,
-    /// Proxy and target replicas the spec asks for (autoscale resolved).
-    #[serde(skip)]
-    pub replicas: (i32, i32),
-}
-
 /// What the operator needs to reach a cluster's AIS API (anchor §3: the proxy Service by
 /// default, a proxy's host IP with `apiMode: public`, the proxy LoadBalancer with external
 /// access).
@@ -224,44 +179,6 @@ impl ApiAccess {
     /// `http` or `https`.
     pub fn scheme(&self) -> &'static str {
         if self.https { "https" } else { "http" }
-    }
-}
-
-impl Desired {
-    /// Every object, in apply order (prerequisites first, StatefulSets last), as JSON.
-    pub fn objects(&self) -> Vec<serde_json::Value> {
-        let mut out = Vec::new();
-        let mut push = |v: Result<serde_json::Value, serde_json::Error>| {
-            if let Ok(v) = v {
-                out.push(v);
-            }
-        };
-        push(serde_json::to_value(&self.service_account));
-        push(serde_json::to_value(&self.role));
-        push(serde_json::to_value(&self.role_binding));
-        push(serde_json::to_value(&self.global_config_map));
-        push(serde_json::to_value(&self.proxy_config_map));
-        push(serde_json::to_value(&self.target_config_map));
-        push(serde_json::to_value(&self.proxy_service));
-        push(serde_json::to_value(&self.target_service));
-        if let Some(lb) = &self.proxy_lb_service {
-            push(serde_json::to_value(lb));
-        }
-        for lb in &self.target_lb_services {
-            push(serde_json::to_value(lb));
-        }
-        if let Some(cert) = &self.certificate {
-            push(serde_json::to_value(cert));
-        }
-        if let Some(pdb) = &self.target_pdb {
-            push(serde_json::to_value(pdb));
-        }
-        if let Some(client) = &self.admin_client {
-            push(serde_json::to_value(client));
-        }
-        push(serde_json::to_value(&self.proxy_statefulset));
-        push(serde_json::to_value(&self.target_statefulset));
-        out
     }
 }
 

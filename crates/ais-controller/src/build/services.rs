@@ -105,12 +105,15 @@ pub fn target_lb(cluster: &Cluster<'_>, ordinal: i32) -> Service {
     lb(cluster, Role::Target, pod, selector)
 }
 
-/// One LoadBalancer per target ordinal, when targets have external access.
+/// One LoadBalancer per target ordinal, desired or still running, when targets have external
+/// access.
 pub fn target_lbs(cluster: &Cluster<'_>) -> Vec<Service> {
     if !cluster.external_access(Role::Target) {
         return Vec::new();
     }
-    (0..cluster.target_replicas)
+    (0..cluster
+        .target_replicas
+        .max(cluster.facts.live_target_replicas))
         .map(|i| target_lb(cluster, i))
         .collect()
 }

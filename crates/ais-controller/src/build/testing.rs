@@ -37,7 +37,11 @@ pub(crate) fn from_yaml(text: &str) -> AIStore {
 pub(crate) fn facts() -> Facts {
     Facts {
         rebalance_allowed: true,
-        ..Facts::default()
+        ..Facts::unobserved(
+            super::DEFAULT_CLUSTER_DOMAIN.to_string(),
+            ais_crd::Defaults::default(),
+            super::PodSettings::default(),
+        )
     }
 }
 

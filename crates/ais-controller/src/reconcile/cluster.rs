@@ -7,10 +7,9 @@ use std::time::Duration;
 use ais_client::Smap;
 use ais_crd::status::condition;
 use ais_crd::{AIStore, AIStoreSpec, ClusterState, default_spec, validate};
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::json;
@@ -18,11 +17,11 @@ use serde_json::json;
 use super::live::Live;
 use super::statefulsets::{StsChoice, apply_choice};
 use super::status::{Cond, Observation, RoleObservation, is_true};
-use super::{CONFIG_HASH_ANNOTATION, Context, Error, RESTART_HASH_ANNOTATION, apply, event};
+use super::{CONFIG_HASH_ANNOTATION, Context, Error, RESTART_HASH_ANNOTATION, apply, event, owned};
 use super::{nodes, write_status};
 use crate::ais::{Session, endpoint};
 use crate::build::config::config_to_set;
-use crate::build::{self, Desired, Facts, Role};
+use crate::build::{self, Desired, Facts, Role, names};
 use crate::lifecycle::bootstrap::{self, Bootstrap, BootstrapInput};
 use crate::lifecycle::observe::DECOMMISSIONED_ANNOTATION;
 use crate::lifecycle::proxies::{self, TemplateUpdate};
@@ -89,20 +88,34 @@ pub(super) async fn run(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
 
-    // Build.
+    // Observe, then build: the builders take what runs (LoadBalancer addresses for the
+    // certificate, the live target count for the LoadBalancers of leaving targets).
     let spec = ais_crd::legacy::effective_spec(&default_spec(&ais.spec, &ctx.defaults));
+    let external_access = spec.proxy_spec.external_access.is_some()
+        || spec.target_spec.daemon.external_access.is_some();
+    let live = Live::read(&ctx.client, &ns, &name, external_access).await?;
     let node_facts = nodes::gather(&ctx.client, &ns, &name, &spec).await?;
     let rebalance_on = is_true(ais.status.as_ref(), condition::READY_REBALANCE);
+    let proxy_lb = names::proxy_lb_service(&name);
     let facts = Facts {
+        cluster_domain: ctx.cluster_domain.clone(),
+        rebalance_allowed: rebalance_on,
+        proxy_lb_hosts: live.ingress_of([proxy_lb.as_str()]),
+        target_lb_hosts: live.ingress_of(
+            live.lb_ingress
+                .keys()
+                .map(String::as_str)
+                .filter(|n| *n != proxy_lb),
+        ),
         node_hosts: node_facts.hosts.clone(),
         autoscale_proxy_nodes: node_facts.proxy_nodes.clone().unwrap_or_default(),
         autoscale_target_nodes: node_facts.target_nodes.clone().unwrap_or_default(),
-        cluster_domain: ctx.cluster_domain.clone(),
-        rebalance_allowed: rebalance_on,
+        live_target_replicas: live.view(Role::Target).map_or(0, |v| v.replicas),
         previous_restart_hash: ais.annotations().get(RESTART_HASH_ANNOTATION).cloned(),
+        // `spec.auth.profileRef` (the only source of this URL) is not supported yet.
+        authn_url: None,
         defaults: ctx.defaults.clone(),
         pods: ctx.pods.clone(),
-        ..Facts::default()
     };
     let desired = build::build(ais, &facts)?;
     let obs = Observation {
@@ -120,7 +133,7 @@ pub(super) async fn run(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
         ctx,
         ais,
         key: format!("{ns}/{name}"),
-        live: Live::default(),
+        live,
         ns,
         name,
         spec,
@@ -140,12 +153,12 @@ pub(super) async fn run(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
 
 impl Run<'_> {
     async fn reconcile(&mut self) -> Result<Action, Error> {
-        self.apply_prerequisites().await?;
+        owned::apply_prerequisites(self.ctx, &self.ns, &self.desired).await?;
+        self.sweep().await?;
         self.write_restart_hash().await?;
-        let Some(lb_ingress) = self.load_balancers_ready().await? else {
+        let Some(lb_ingress) = self.load_balancers_ready() else {
             return Ok(Action::await_change());
         };
-        self.live = Live::read(&self.ctx.client, &self.ns, &self.name).await?;
         self.obs.proxies = self.live.proxy.as_ref().map(RoleObservation::of);
         self.obs.targets = self.live.target.as_ref().map(RoleObservation::of);
         if self.spec.shutdown_cluster == Some(true) {
@@ -170,47 +183,17 @@ impl Run<'_> {
         self.converge().await
     }
 
-    /// Everything but the StatefulSets: RBAC, ConfigMaps, Services, certificate, PDB, admin
-    /// client.
-    async fn apply_prerequisites(&self) -> Result<(), Error> {
-        let (c, m, ns, d) = (
-            &self.ctx.client,
-            &self.ctx.metrics,
-            self.ns.as_str(),
-            &self.desired,
-        );
-        apply::apply(c, m, ns, &d.service_account).await?;
-        apply::apply(c, m, ns, &d.role).await?;
-        apply::apply(c, m, ns, &d.role_binding).await?;
-        apply::apply(c, m, ns, &d.global_config_map).await?;
-        apply::apply(c, m, ns, &d.proxy_config_map).await?;
-        apply::apply(c, m, ns, &d.target_config_map).await?;
-        apply::apply(c, m, ns, &d.proxy_service).await?;
-        apply::apply(c, m, ns, &d.target_service).await?;
-        if let Some(lb) = &d.proxy_lb_service {
-            apply::apply(c, m, ns, lb).await?;
-        }
-        for lb in &d.target_lb_services {
-            apply::apply(c, m, ns, lb).await?;
-        }
-        if let Some(cert) = &d.certificate {
-            let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
-            let resource = ApiResource::from_gvk_with_plural(&gvk, "certificates");
-            if apply::apply_dynamic(c, m, &resource, ns, cert)
-                .await?
-                .is_none()
-            {
-                tracing::warn!(
-                    namespace = ns,
-                    "cert-manager is not installed: the Certificate for spec.tls.certificate cannot be created"
-                );
-            }
-        }
-        if let Some(pdb) = &d.target_pdb {
-            apply::apply(c, m, ns, pdb).await?;
-        }
-        if let Some(client) = &d.admin_client {
-            apply::apply(c, m, ns, client).await?;
+    /// Deletes the owned objects that left the inventory, with an event for each.
+    async fn sweep(&self) -> Result<(), Error> {
+        let uid = self.ais.metadata.uid.as_deref().unwrap_or_default();
+        let deleted = owned::sweep(self.ctx, &self.ns, &self.name, uid, &self.desired).await?;
+        for (kind, name) in deleted {
+            self.note(
+                "Deleted",
+                "DeleteUnneeded",
+                format!("Deleted {kind} {name}: the spec no longer asks for it"),
+            )
+            .await;
         }
         Ok(())
     }
@@ -248,42 +231,24 @@ impl Run<'_> {
     /// With external access, the target init containers read their LoadBalancer's address:
     /// nothing starts before every LoadBalancer has one. `Some(ingress of the proxy LB)` when
     /// ready (`Some(None)` without external access), `None` while waiting.
-    async fn load_balancers_ready(&mut self) -> Result<Option<Option<String>>, Error> {
+    fn load_balancers_ready(&mut self) -> Option<Option<String>> {
         let d = &self.desired;
-        let wanted: Vec<&str> = d
+        let proxy_lb = d
             .proxy_lb_service
-            .iter()
-            .chain(d.target_lb_services.iter())
-            .filter_map(|s| s.metadata.name.as_deref())
-            .collect();
-        if wanted.is_empty() {
-            return Ok(Some(None));
-        }
+            .as_ref()
+            .and_then(|s| s.metadata.name.as_deref());
         let mut proxy_ingress = None;
         let mut missing = Vec::new();
-        for name in wanted {
-            let svc: Option<Service> = apply::get(&self.ctx.client, &self.ns, name).await?;
-            let ingress = svc
-                .and_then(|s| s.status)
-                .and_then(|s| s.load_balancer)
-                .and_then(|lb| lb.ingress)
-                .and_then(|i| i.into_iter().next())
-                .and_then(|i| i.ip.or(i.hostname));
-            match ingress {
-                Some(addr)
-                    if Some(name)
-                        == d.proxy_lb_service
-                            .as_ref()
-                            .and_then(|s| s.metadata.name.as_deref()) =>
-                {
-                    proxy_ingress = Some(addr);
-                }
+        let wanted = d.proxy_lb_service.iter().chain(d.target_lb_services.iter());
+        for name in wanted.filter_map(|s| s.metadata.name.as_deref()) {
+            match self.live.ingress_of([name]).into_iter().next() {
+                Some(addr) if Some(name) == proxy_lb => proxy_ingress = Some(addr),
                 Some(_) => {}
                 None => missing.push(name.to_string()),
             }
         }
         if missing.is_empty() {
-            return Ok(Some(proxy_ingress));
+            return Some(proxy_ingress);
         }
         let first_time = matches!(self.state, None | Some(ClusterState::Initialized));
         self.obs.state = Some(if first_time {
@@ -296,7 +261,7 @@ impl Run<'_> {
             "PendingLoadBalancer",
             format!("waiting for an ingress address of {}", missing.join(", ")),
         ));
-        Ok(None)
+        None
     }
 
     /// Chooses the AIS endpoint and (with `read_map`) reads the cluster map once for this

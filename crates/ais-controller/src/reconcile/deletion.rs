@@ -7,14 +7,11 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use ais_crd::{AIStore, AIStoreSpec, ClusterState, default_spec};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, PersistentVolumeClaim, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role as RbacRole, RoleBinding};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Client, Resource, ResourceExt};
@@ -23,9 +20,9 @@ use serde_json::json;
 
 use super::live::Live;
 use super::status::{Cond, Observation};
-use super::{Context, Error, event, finalizer, nodes, write_status};
+use super::{Context, Error, event, finalizer, nodes, owned, write_status};
 use crate::ais::endpoint;
-use crate::build::{self, Facts, Role, cleanup, labels, names};
+use crate::build::{self, Facts, Role, cleanup, inventory, labels, names};
 
 const RETRY: Duration = Duration::from_secs(10);
 const CHECK: Duration = Duration::from_secs(5);
@@ -61,6 +58,7 @@ pub(super) async fn run(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
             finalizer::remove(&ctx.client, ais).await?;
             ctx.clients.invalidate(&d.key);
             ctx.clients.tokens.forget(&d.key);
+            ctx.swept.forget(&d.key);
             ctx.metrics.set_state(&d.key, None);
             return Ok(Action::await_change());
         }
@@ -124,7 +122,8 @@ impl Deletion<'_> {
 
     /// AIS shuts down (or decommissions) while it runs; then the pods stop.
     async fn decommission(&self) -> Result<(Option<ClusterState>, Action), Error> {
-        let live = Live::read(&self.ctx.client, &self.ns, &self.name).await?;
+        let external = self.spec.proxy_spec.external_access.is_some();
+        let live = Live::read(&self.ctx.client, &self.ns, &self.name, external).await?;
         let up = |r: Role| live.view(r).is_some_and(|v| v.replicas > 0 && v.ready > 0);
         if up(Role::Proxy)
             && up(Role::Target)
@@ -160,23 +159,34 @@ impl Deletion<'_> {
         ))
     }
 
+    /// The inventory as it stands for the deletion (nothing observed but the name and spec).
+    fn desired(&self) -> Result<build::Desired, Error> {
+        let facts = Facts::unobserved(
+            self.ctx.cluster_domain.clone(),
+            self.ctx.defaults.clone(),
+            self.ctx.pods.clone(),
+        );
+        Ok(build::build(self.ais, &facts)?)
+    }
+
     async fn stop_ais(&self, live: &Live) -> Result<(), Error> {
-        let facts = Facts {
-            cluster_domain: self.ctx.cluster_domain.clone(),
-            defaults: self.ctx.defaults.clone(),
-            ..Facts::default()
-        };
-        let desired = build::build(self.ais, &facts)?;
-        let lb = match &desired.proxy_lb_service {
-            Some(svc) => {
-                let name = svc.metadata.name.clone().unwrap_or_default();
-                super::apply::get::<Service>(&self.ctx.client, &self.ns, &name)
-                    .await?
-                    .and_then(|s| s.status?.load_balancer?.ingress?.into_iter().next())
-                    .and_then(|i| i.ip.or(i.hostname))
-            }
-            None => None,
-        };
+        let desired = self.desired()?;
+        let lb = desired
+            .proxy_lb_service
+            .as_ref()
+            .and_then(|svc| svc.metadata.name.as_deref())
+            .and_then(|name| live.ingress_of([name]).into_iter().next());
+        // The shutdown and decommission calls need the operator's token when AIS has auth.
+        let token = self
+            .ctx
+            .clients
+            .tokens
+            .token(&self.key, &self.ctx.client, self.ais)
+            .await
+            .map_err(|e| Error::AisAccess {
+                cluster: self.key.clone(),
+                reason: format!("cannot get a token for the AIS API: {e}"),
+            })?;
         let url = endpoint(
             &desired.api,
             self.ctx.clients.settings().mode,
@@ -194,7 +204,7 @@ impl Deletion<'_> {
                 &self.key,
                 &url,
                 &desired.api,
-                None,
+                token,
                 self.ctx.metrics.clone(),
             )
             .map_err(|source| Error::Ais {
@@ -235,36 +245,20 @@ impl Deletion<'_> {
         Ok(())
     }
 
-    /// Deletes every owned object (and, with `cleanupMetadata`, the PVCs); done when none is
-    /// left.
+    /// Deletes every owned object of the inventory and every owned object found by the
+    /// cluster's labels (and, with `cleanupMetadata`, the PVCs); done when none is left.
     async fn clean(&self) -> Result<(Option<ClusterState>, Action), Error> {
         let (c, ns, n) = (&self.ctx.client, self.ns.as_str(), self.name.as_str());
-        let mut left = false;
-        for role in [Role::Proxy, Role::Target] {
-            let obj = names::role_object(n, role);
-            left |= delete::<StatefulSet>(c, ns, &obj).await?;
-            left |= delete::<Service>(c, ns, &obj).await?;
-            left |= delete::<ConfigMap>(c, ns, &obj).await?;
-        }
-        left |= delete::<Service>(c, ns, &names::proxy_lb_service(n)).await?;
-        let target_lbs = format!(
-            "{}={n},{}={}",
-            labels::NAME,
-            labels::COMPONENT,
-            labels::lb_component("target")
-        );
-        for svc in list::<Service>(c, ns, &target_lbs).await? {
-            left |= delete::<Service>(c, ns, &svc.name_any()).await?;
-        }
-        left |= delete::<PodDisruptionBudget>(c, ns, &names::target_pdb(n)).await?;
-        left |= self
-            .delete_owned::<Deployment>(&names::admin_client(n))
-            .await?;
-        left |= delete::<ConfigMap>(c, ns, &names::global_config_map(n)).await?;
-        left |= delete::<RoleBinding>(c, ns, &names::role_binding(n)).await?;
-        left |= delete::<RbacRole>(c, ns, &names::rbac_role(n)).await?;
-        left |= delete::<ServiceAccount>(c, ns, &names::service_account(n)).await?;
-        left |= self.delete_certificate().await?;
+        // An AIStore whose spec cannot be built any more still has its fixed objects.
+        let candidates = match self.desired() {
+            Ok(desired) => desired.names(),
+            Err(err) => {
+                tracing::info!(cluster = %self.key, %err, "deleting the fixed objects only");
+                inventory::fixed_names(n)
+            }
+        };
+        let uid = self.ais.metadata.uid.as_deref().unwrap_or_default();
+        let mut left = owned::delete_all(c, ns, n, uid, candidates).await?;
         if self.cleanup_metadata() {
             let pvcs = format!("{}={n}", labels::NAME);
             for pvc in list::<PersistentVolumeClaim>(c, ns, &pvcs).await? {
@@ -283,48 +277,6 @@ impl Deletion<'_> {
             ClusterState::Finalized
         };
         Ok((Some(next), Action::requeue(Duration::from_secs(1))))
-    }
-
-    /// The admin client only when this AIStore owns it (a user's own Deployment of that name
-    /// stays).
-    async fn delete_owned<K>(&self, name: &str) -> Result<bool, Error>
-    where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-            + Clone
-            + Debug
-            + DeserializeOwned,
-    {
-        let Some(obj) = super::apply::get::<K>(&self.ctx.client, &self.ns, name).await? else {
-            return Ok(false);
-        };
-        let uid = self.ais.meta().uid.as_deref();
-        if !obj
-            .owner_references()
-            .iter()
-            .any(|o| Some(o.uid.as_str()) == uid)
-        {
-            return Ok(false);
-        }
-        delete::<K>(&self.ctx.client, &self.ns, name).await
-    }
-
-    async fn delete_certificate(&self) -> Result<bool, Error> {
-        let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
-        let resource = ApiResource::from_gvk_with_plural(&gvk, "certificates");
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.ctx.client.clone(), &self.ns, &resource);
-        match api
-            .delete(&names::certificate(&self.name), &DeleteParams::default())
-            .await
-        {
-            Ok(_) => Ok(true),
-            // Gone, or cert-manager not installed.
-            Err(kube::Error::Api(e)) if e.code == 404 => Ok(false),
-            Err(source) => Err(Error::Kube {
-                action: format!("deleting Certificate {}", names::certificate(&self.name)),
-                source,
-            }),
-        }
     }
 
     /// One Job per node that may hold the cluster's host-path state; done when all finished.

@@ -1,7 +1,11 @@
-//! Reading what runs: the two StatefulSets and the cluster's pods.
+//! Reading what runs: the two StatefulSets, the cluster's pods and the ingress addresses of its
+//! LoadBalancer Services, before anything is built (the builders need the addresses for the
+//! certificate SANs, and the live target count for the LoadBalancers of leaving targets).
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
@@ -21,11 +25,21 @@ pub struct Live {
     pub proxy_pods: Vec<PodView>,
     /// Target pods, by ordinal.
     pub target_pods: Vec<PodView>,
+    /// Ingress addresses (IP, else host name) of the cluster's LoadBalancer Services, by
+    /// Service name; a Service without an address yet maps to an empty list. Read only when a
+    /// role has external access.
+    pub lb_ingress: BTreeMap<String, Vec<String>>,
 }
 
 impl Live {
-    /// Reads both StatefulSets and the pods labelled with the cluster's name.
-    pub async fn read(client: &Client, ns: &str, cluster: &str) -> Result<Self, Error> {
+    /// Reads both StatefulSets, the pods labelled with the cluster's name and, with
+    /// `external_access`, the LoadBalancer Services.
+    pub async fn read(
+        client: &Client,
+        ns: &str,
+        cluster: &str,
+        external_access: bool,
+    ) -> Result<Self, Error> {
         let proxy_name = names::role_object(cluster, Role::Proxy);
         let target_name = names::role_object(cluster, Role::Target);
         let proxy = apply::get::<StatefulSet>(client, ns, &proxy_name).await?;
@@ -44,12 +58,28 @@ impl Live {
                 action: format!("listing the pods of {ns}/{cluster}"),
                 source,
             })?;
+        let lb_ingress = if external_access {
+            load_balancers(client, ns, cluster).await?
+        } else {
+            BTreeMap::new()
+        };
         Ok(Self {
             proxy_pods: pods_of(&list.items, &proxy_name),
             target_pods: pods_of(&list.items, &target_name),
             proxy,
             target,
+            lb_ingress,
         })
+    }
+
+    /// Ingress addresses of the LoadBalancer Services named `names`, flattened.
+    pub fn ingress_of<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        names
+            .into_iter()
+            .filter_map(|n| self.lb_ingress.get(n))
+            .flatten()
+            .cloned()
+            .collect()
     }
 
     /// The view of a role's StatefulSet.
@@ -76,4 +106,40 @@ impl Live {
             Role::Target => self.target.as_ref(),
         }
     }
+}
+
+/// The cluster's LoadBalancer Services (one list, by the cluster's name label) and their
+/// ingress addresses.
+async fn load_balancers(
+    client: &Client,
+    ns: &str,
+    cluster: &str,
+) -> Result<BTreeMap<String, Vec<String>>, Error> {
+    let api: Api<Service> = Api::namespaced(client.clone(), ns);
+    let selector = format!("{}={cluster}", labels::NAME);
+    let list = api
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("listing the Services of {ns}/{cluster}"),
+            source,
+        })?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|s| s.spec.as_ref().and_then(|sp| sp.type_.as_deref()) == Some("LoadBalancer"))
+        .map(|s| (s.metadata.name.clone().unwrap_or_default(), ingress(s)))
+        .collect())
+}
+
+/// A Service's LoadBalancer ingress addresses: each entry's IP, else its host name.
+pub fn ingress(svc: &Service) -> Vec<String> {
+    svc.status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
+        .collect()
 }

@@ -8,6 +8,7 @@ mod deletion;
 pub mod finalizer;
 pub mod live;
 pub mod nodes;
+pub mod owned;
 pub mod statefulsets;
 pub mod status;
 
@@ -52,6 +53,8 @@ pub struct Context {
     pub clients: crate::ais::Clients,
     /// Image of the host cleanup Jobs (`cleanupMetadata` with host-path state).
     pub cleanup_image: String,
+    /// The inventory each cluster was last swept with.
+    pub swept: owned::Swept,
 }
 
 impl std::fmt::Debug for Context {
