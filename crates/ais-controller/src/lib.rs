@@ -8,6 +8,7 @@ pub mod build;
 pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
+pub mod plan;
+pub mod pod_template;
 pub mod reconcile;
 pub mod render;
-pub mod rollout;

@@ -8,9 +8,10 @@ use prometheus::{
 /// per operator keeps the cardinality small.
 #[derive(Clone, Debug)]
 pub struct Metrics {
-    /// Reconciles by cluster and result (`ok`, `error`, `invalid`).
+    /// Reconciles by cluster and result (`ok`, or the error category: `kube`, `ais`,
+    /// `ais_access`, `build`, `serialize`, `finalizer`, `metadata`).
     pub reconciles: IntCounterVec,
-    /// Reconcile duration by cluster.
+    /// Reconcile duration by result (as [`Self::reconciles`]).
     pub duration: HistogramVec,
     /// Objects written (server-side apply or status) by kind; zero in a steady state.
     pub writes: IntCounterVec,
@@ -40,7 +41,7 @@ impl Metrics {
             .buckets(vec![
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
             ]),
-            &["cluster"],
+            &["result"],
         )?;
         let writes = IntCounterVec::new(
             Opts::new(
@@ -90,6 +91,18 @@ impl Metrics {
         })
     }
 
+    /// Starts timing a reconcile of `cluster`; the timer records when it is dropped, as an
+    /// error (`unfinished`) unless [`ReconcileTimer::finish`] gave the result, so a reconcile
+    /// that is cancelled or panics is still counted.
+    pub fn reconcile_timer(&self, cluster: &str) -> ReconcileTimer {
+        ReconcileTimer {
+            metrics: self.clone(),
+            cluster: cluster.to_string(),
+            started: std::time::Instant::now(),
+            result: "unfinished",
+        }
+    }
+
     /// Records one AIS API call.
     pub fn ais_call(&self, cluster: &str, call: &str, ok: bool, seconds: f64) {
         let result = if ok { "ok" } else { "error" };
@@ -137,5 +150,34 @@ mod tests {
         assert_eq!(m.clusters.with_label_values(&["Ready"]).get(), 1);
         m.set_state("a/y", None);
         assert_eq!(m.clusters.with_label_values(&["Created"]).get(), 0);
+    }
+}
+
+/// Times one reconcile; records its duration and result when dropped.
+#[derive(Debug)]
+pub struct ReconcileTimer {
+    metrics: Metrics,
+    cluster: String,
+    started: std::time::Instant,
+    result: &'static str,
+}
+
+impl ReconcileTimer {
+    /// Sets the result the timer records (`ok` or an error category).
+    pub fn finish(&mut self, result: &'static str) {
+        self.result = result;
+    }
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        self.metrics
+            .duration
+            .with_label_values(&[self.result])
+            .observe(self.started.elapsed().as_secs_f64());
+        self.metrics
+            .reconciles
+            .with_label_values(&[self.cluster.as_str(), self.result])
+            .inc();
     }
 }

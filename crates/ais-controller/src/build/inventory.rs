@@ -16,7 +16,7 @@ use kube::core::DynamicObject;
 use serde::Serialize;
 
 use super::ApiAccess;
-use super::names::{self, Role};
+use super::names::{self, PerRole, Role};
 
 /// Every object the operator wants for one AIStore, plus the values it writes back to it.
 #[derive(Clone, Debug, Serialize)]
@@ -64,7 +64,7 @@ pub struct Desired {
     pub api: ApiAccess,
     /// Proxy and target replicas the spec asks for (autoscale resolved).
     #[serde(skip)]
-    pub replicas: (i32, i32),
+    pub replicas: PerRole<i32>,
 }
 
 /// The kinds of object an AIStore owns.
@@ -205,6 +205,14 @@ impl Owned<'_> {
 }
 
 impl Desired {
+    /// The StatefulSet of `role`.
+    pub fn statefulset(&self, role: Role) -> &StatefulSet {
+        match role {
+            Role::Proxy => &self.proxy_statefulset,
+            Role::Target => &self.target_statefulset,
+        }
+    }
+
     /// Every owned object, in apply order: prerequisites first, StatefulSets last.
     pub fn inventory(&self) -> Vec<Owned<'_>> {
         // No `..`: a new field must be placed here, or marked as not an object.
@@ -285,6 +293,8 @@ pub struct Found {
     pub name: String,
     /// UIDs of its owner references.
     pub owners: Vec<String>,
+    /// `metadata.deletionTimestamp` is set: it is going already.
+    pub deleting: bool,
 }
 
 /// The objects every cluster has whatever its spec: what a deletion removes when the spec can
@@ -345,6 +355,7 @@ mod tests {
             kind,
             name: name.into(),
             owners: vec![owner.into()],
+            deleting: false,
         }
     }
 
@@ -406,6 +417,7 @@ mod tests {
                 kind: OwnedKind::ConfigMap,
                 name: "ais-notes".into(),
                 owners: vec![],
+                deleting: false,
             },
             found(OwnedKind::StatefulSet, "ais-target", UID),
         ];

@@ -31,7 +31,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::Resource;
 
 pub use inventory::{Desired, Owned, OwnedKind};
-pub use names::Role;
+pub use names::{PerRole, Role};
 
 /// Cluster domain used when nothing else is known.
 pub const DEFAULT_CLUSTER_DOMAIN: &str = "cluster.local";
@@ -208,7 +208,10 @@ pub fn build(ais: &AIStore, facts: &Facts) -> Result<Desired, BuildError> {
         admin_client: admin_client::deployment(&cluster),
         intra_cluster_url: cluster.intra_cluster_url(),
         api: cluster.api_access(),
-        replicas: (cluster.proxy_replicas, cluster.target_replicas),
+        replicas: PerRole {
+            proxy: cluster.proxy_replicas,
+            target: cluster.target_replicas,
+        },
         global_config: global,
         config_hash,
         restart_hash,

@@ -22,6 +22,46 @@ impl Role {
     }
 }
 
+impl Role {
+    /// Both roles, proxies first (the order every lifecycle step takes them in).
+    pub const BOTH: [Self; 2] = [Self::Proxy, Self::Target];
+}
+
+/// One value per role.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PerRole<T> {
+    /// The proxies'.
+    pub proxy: T,
+    /// The targets'.
+    pub target: T,
+}
+
+impl<T> PerRole<T> {
+    /// The value of `role`.
+    pub fn get(&self, role: Role) -> &T {
+        match role {
+            Role::Proxy => &self.proxy,
+            Role::Target => &self.target,
+        }
+    }
+
+    /// The value of `role`, to change.
+    pub fn get_mut(&mut self, role: Role) -> &mut T {
+        match role {
+            Role::Proxy => &mut self.proxy,
+            Role::Target => &mut self.target,
+        }
+    }
+
+    /// Both values through `f`.
+    pub fn map<U>(&self, mut f: impl FnMut(Role, &T) -> U) -> PerRole<U> {
+        PerRole {
+            proxy: f(Role::Proxy, &self.proxy),
+            target: f(Role::Target, &self.target),
+        }
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -1,21 +1,23 @@
-//! The reconcile loop: read → validate → build → apply → status, after Stackable's
-//! zookeeper-operator. Validation and building are the pure functions of `ais-crd` and
-//! [`crate::build`]; this module does the I/O around them.
+//! The reconcile loop, one pipeline per AIStore: observe (every read, `observe`) → validate
+//! (`ais_crd::validate`) → build the inventory (`crate::build`) → plan (`crate::plan`, pure) →
+//! execute (`execute`) → status. Validation, building and planning are pure functions; this
+//! module does the I/O around them.
 
 pub mod apply;
-mod cluster;
-mod deletion;
+pub mod execute;
 pub mod finalizer;
 pub mod live;
 pub mod nodes;
+pub mod observe;
 pub mod owned;
+pub mod report;
 pub mod statefulsets;
 pub mod status;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ais_crd::{AIStore, Defaults};
+use ais_crd::{AIStore, Defaults, default_spec, validate};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -25,14 +27,16 @@ use serde_json::json;
 
 use crate::build;
 use crate::metrics::Metrics;
+use crate::plan::{self, Requeue, Wanted};
+use execute::Executor;
+use observe::KubeView;
+use report::Reported;
 use status::Observation;
+use tracing::Instrument;
 
 /// Finalizer of the reference operator, so clusters it created are adopted as they are.
 pub const FINALIZER: &str = "finalize.ais";
-/// AIStore annotation: SHA-256 of the generated global config.
-pub const CONFIG_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/hash";
-/// AIStore annotation: hash of the restart-requiring config (`net.http`).
-pub const RESTART_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/restart-hash";
+pub use crate::plan::{CONFIG_HASH_ANNOTATION, RESTART_HASH_ANNOTATION};
 
 /// Shared state of the reconciles.
 #[derive(Clone)]
@@ -111,47 +115,153 @@ pub enum Error {
     },
 }
 
-/// Reconciles one AIStore.
+impl Error {
+    /// A short name of the kind of failure (a metric label).
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Kube { .. } => "kube",
+            Self::Serialize { .. } => "serialize",
+            Self::Build(_) => "build",
+            Self::Finalizer(_) => "finalizer",
+            Self::NoNamespace => "metadata",
+            Self::Ais { .. } => "ais",
+            Self::AisAccess { .. } => "ais_access",
+        }
+    }
+}
+
+/// Reconciles one AIStore, inside a span that names it.
 pub async fn reconcile(ais: Arc<AIStore>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = ais.namespace().ok_or(Error::NoNamespace)?;
-    let cluster = format!("{ns}/{}", ais.name_any());
-    let started = Instant::now();
-    // The watch cache may lag behind the status this controller wrote a moment ago, and the
-    // lifecycle decides on that status (conditions, state): read the object fresh.
-    let api: Api<AIStore> = Api::namespaced(ctx.client.clone(), &ns);
-    let ais = match api.get_opt(&ais.name_any()).await {
-        Ok(Some(fresh)) => Arc::new(fresh),
-        Ok(None) => return Ok(Action::await_change()),
-        Err(source) => {
-            return Err(Error::Kube {
-                action: format!("reading AIStore {cluster}"),
-                source,
-            });
-        }
-    };
-    let result = if ais.metadata.deletion_timestamp.is_some() {
-        if finalizer::has(&ais) {
-            deletion::run(&ais, &ctx).await
-        } else {
-            Ok(Action::await_change())
-        }
-    } else {
-        match finalizer::add(&ctx.client, &ais).await {
-            Ok(true) => Ok(Action::await_change()),
-            Ok(false) => cluster::run(&ais, &ctx).await,
-            Err(e) => Err(e),
-        }
-    };
-    ctx.metrics
-        .duration
-        .with_label_values(&[cluster.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    let label = if result.is_ok() { "ok" } else { "error" };
-    ctx.metrics
-        .reconciles
-        .with_label_values(&[cluster.as_str(), label])
-        .inc();
+    let key = format!("{ns}/{}", ais.name_any());
+    let mut timer = ctx.metrics.reconcile_timer(&key);
+    let result = pipeline(&ais, &ctx)
+        .instrument(tracing::info_span!("reconcile", cluster = %key))
+        .await;
+    timer.finish(result.as_ref().map_or_else(Error::category, |_| "ok"));
     result
+}
+
+/// The pipeline: observe, validate, build, plan, execute, status.
+async fn pipeline(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
+    let Some(ais) = fetch(ctx, ais).await? else {
+        return Ok(Action::await_change());
+    };
+    let deleting = ais.metadata.deletion_timestamp.is_some();
+    if deleting && !finalizer::has(&ais) {
+        return Ok(Action::await_change());
+    }
+    if !deleting && finalizer::add(&ctx.client, &ais).await? {
+        return Ok(Action::await_change());
+    }
+    // Validate: the webhook may have been bypassed. An invalid spec is a condition and an
+    // event, not a crash loop; nothing is applied until it is fixed.
+    let defaulted = default_spec(&ais.spec, &ctx.defaults);
+    if !deleting && let Err(message) = invalid(&defaulted) {
+        return report_invalid(ctx, &ais, message).await;
+    }
+    let spec = ais_crd::legacy::effective_spec(&defaulted);
+    let KubeView {
+        mut observed,
+        facts,
+        autoscale,
+    } = observe::kubernetes(ctx, &ais, &spec).await?;
+    // A deleted AIStore whose spec cannot be built any more is still taken apart.
+    let desired = match build::build(&ais, &facts) {
+        Ok(desired) => Some(desired),
+        Err(err) if deleting => {
+            tracing::info!(%err, "the spec cannot be built; deleting the fixed objects");
+            None
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let session = observe::rest(ctx, &ais, &spec, desired.as_ref(), &mut observed).await?;
+    let host_dir = build::cleanup::state_dir(&spec, &observed_ns(&ais), &ais.name_any());
+    let wanted = match &desired {
+        Some(desired) if !deleting => Wanted::Running {
+            spec: &spec,
+            desired,
+        },
+        _ => Wanted::Deleting {
+            spec: &spec,
+            host_state_dir: host_dir.as_deref(),
+        },
+    };
+    let plan = plan::plan(&wanted, &observed);
+    let session = match session {
+        Some(session) => Some(session),
+        None => observe::session_for(ctx, &ais, desired.as_ref(), &observed, &plan).await?,
+    };
+    let url = desired.as_ref().map(|d| d.intra_cluster_url.clone());
+    let mut exec = Executor::new(ctx, &ais, &observed, desired, facts, session);
+    let outcome = exec.run(&plan.actions).await;
+    // Status and events reflect what happened, also when an action failed.
+    let reported = Reported {
+        url,
+        autoscale,
+        applied: &exec.applied,
+    };
+    report::report(ctx, &ais, &observed, &plan, &reported).await?;
+    outcome?;
+    Ok(plan.requeue.into())
+}
+
+fn observed_ns(ais: &AIStore) -> String {
+    ais.namespace().unwrap_or_default()
+}
+
+/// The AIStore as the API server has it now: the watch cache may lag behind the status this
+/// controller wrote a moment ago, and the plan decides on that status.
+async fn fetch(ctx: &Context, ais: &AIStore) -> Result<Option<AIStore>, Error> {
+    let api: Api<AIStore> = Api::namespaced(ctx.client.clone(), &observed_ns(ais));
+    api.get_opt(&ais.name_any())
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("reading AIStore {}/{}", observed_ns(ais), ais.name_any()),
+            source,
+        })
+}
+
+/// The validation errors of a defaulted spec, joined.
+fn invalid(spec: &ais_crd::AIStoreSpec) -> Result<(), String> {
+    let check = validate(spec, None);
+    if check.is_valid() {
+        Ok(())
+    } else {
+        Err(check.error_message())
+    }
+}
+
+/// Condition `Valid=False` and, when that is news, a Warning event.
+async fn report_invalid(ctx: &Context, ais: &AIStore, message: String) -> Result<Action, Error> {
+    let api: Api<AIStore> = Api::namespaced(ctx.client.clone(), &observed_ns(ais));
+    let obs = Observation {
+        generation: ais.metadata.generation.unwrap_or(0),
+        invalid: Some(message.clone()),
+        ..Observation::default()
+    };
+    let (changed, _) = write_status(&api, &ais.name_any(), ais.status.as_ref(), &obs, ctx).await?;
+    if changed {
+        event(
+            ctx,
+            ais,
+            EventType::Warning,
+            "Failed",
+            "Validate",
+            format!("Failed to validate AIStore spec: {message}"),
+        )
+        .await;
+    }
+    Ok(Action::await_change())
+}
+
+impl From<Requeue> for Action {
+    fn from(r: Requeue) -> Self {
+        match r {
+            Requeue::AwaitChange => Action::await_change(),
+            Requeue::After(d) => Action::requeue(d),
+        }
+    }
 }
 
 /// Requeue after an error, with an event a person can act on.

@@ -160,6 +160,7 @@ fn found(kind: OwnedKind, meta: &ObjectMeta) -> Found {
             .flatten()
             .map(|o| o.uid.clone())
             .collect(),
+        deleting: meta.deletion_timestamp.is_some(),
     }
 }
 
@@ -282,32 +283,28 @@ pub async fn delete(client: &Client, ns: &str, kind: OwnedKind, name: &str) -> R
     }
 }
 
-/// Deletes every object the AIStore `owner_uid` owns among `candidates` and the found ones;
-/// `true` while any still existed. Objects of those names that it does not own stay.
-pub async fn delete_all(
+/// The objects among `candidates` and those found by the cluster's labels that still exist
+/// and that the AIStore `owner_uid` owns. Objects of those names that it does not own are not
+/// listed (and so never deleted).
+pub async fn existing_owned(
     client: &Client,
     ns: &str,
     cluster: &str,
     owner_uid: &str,
     candidates: BTreeSet<(OwnedKind, String)>,
-) -> Result<bool, Error> {
+) -> Result<Vec<Found>, Error> {
     let mut all = candidates;
     for f in find(client, ns, cluster).await? {
         all.insert((f.kind, f.name));
     }
-    let mut left = false;
+    let mut out = Vec::new();
     for (kind, name) in all {
-        let Some(meta) = get_meta(client, ns, kind, &name).await? else {
-            continue;
-        };
-        let owned = meta
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.uid == owner_uid);
-        if owned {
-            left |= delete(client, ns, kind, &name).await?;
+        if let Some(meta) = get_meta(client, ns, kind, &name).await? {
+            let f = found(kind, &meta);
+            if f.owners.iter().any(|uid| uid == owner_uid) {
+                out.push(f);
+            }
         }
     }
-    Ok(left)
+    Ok(out)
 }
