@@ -185,7 +185,17 @@ impl ApiAccess {
 /// Builds every desired object of `ais`. The spec is defaulted and its deprecated fields are
 /// mapped first (both are idempotent), so a raw AIStore from the API server is fine.
 pub fn build(ais: &AIStore, facts: &Facts) -> Result<Desired, BuildError> {
-    let cluster = Cluster::new(ais, facts)?;
+    let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &facts.defaults));
+    build_with_spec(ais, spec, facts)
+}
+
+/// Like [`build`], with the spec already defaulted and mapped (the reconcile does that once).
+pub fn build_with_spec(
+    ais: &AIStore,
+    spec: AIStoreSpec,
+    facts: &Facts,
+) -> Result<Desired, BuildError> {
+    let cluster = Cluster::with_spec(ais, spec, facts)?;
     let global = config::global_config(&cluster)?;
     let global_text = config::to_json(&global, "global config")?;
     let config_hash = config::sha256_hex(global_text.as_bytes());
@@ -257,6 +267,17 @@ pub struct Cluster<'a> {
 impl<'a> Cluster<'a> {
     /// Prepares `ais` for the builders.
     pub fn new(ais: &AIStore, facts: &'a Facts) -> Result<Self, BuildError> {
+        let spec =
+            ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &facts.defaults));
+        Self::with_spec(ais, spec, facts)
+    }
+
+    /// Prepares `ais` with its effective spec (defaulted, deprecated fields mapped).
+    pub fn with_spec(
+        ais: &AIStore,
+        spec: AIStoreSpec,
+        facts: &'a Facts,
+    ) -> Result<Self, BuildError> {
         let name = ais
             .metadata
             .name
@@ -280,8 +301,6 @@ impl<'a> Cluster<'a> {
             controller: Some(true),
             block_owner_deletion: Some(true),
         };
-        let spec =
-            ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &facts.defaults));
         let domain = spec
             .cluster_domain
             .clone()

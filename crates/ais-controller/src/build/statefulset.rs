@@ -8,11 +8,9 @@ use ais_crd::PublicNetDnsMode;
 use ais_crd::daemon::ProbeSpec;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, HTTPGetAction, HostPathVolumeSource, ObjectFieldSelector,
-    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
-    SecretVolumeSource, SecurityContext, Volume, VolumeMount, VolumeResourceRequirements,
+    Affinity, Container, ContainerPort, EnvVar, HTTPGetAction, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodAffinityTerm, PodAntiAffinity, PodSpec, PodTemplateSpec, Probe,
+    ResourceRequirements, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -21,8 +19,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::config::RESTART_HASH_ANNOTATION;
 use super::names::{self, Role, paths};
 use super::quantity::{ais_size_bytes, bytes_quantity, quantity_bytes};
-use super::tls::DEFAULT_MODE;
 use super::{BuildError, Cluster, labels, tls};
+
+mod parts;
+pub use parts::*;
 
 /// Name of the init container.
 pub const INIT_CONTAINER: &str = "populate-env";
@@ -66,176 +66,6 @@ pub struct RoleParts {
     pub host_network: Option<bool>,
     /// StatefulSet annotations.
     pub annotations: BTreeMap<String, String>,
-}
-
-fn field_env(name: &str, path: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value_from: Some(EnvVarSource {
-            field_ref: Some(ObjectFieldSelector {
-                api_version: Some("v1".to_string()),
-                field_path: path.to_string(),
-            }),
-            ..EnvVarSource::default()
-        }),
-        ..EnvVar::default()
-    }
-}
-
-/// A plain `name=value` variable.
-pub fn value_env(name: &str, value: &str) -> EnvVar {
-    EnvVar {
-        name: name.to_string(),
-        value: Some(value.to_string()),
-        ..EnvVar::default()
-    }
-}
-
-/// `MY_NODE`, `MY_POD`, `K8S_NS`.
-fn identity_env() -> Vec<EnvVar> {
-    vec![
-        field_env("MY_NODE", "spec.nodeName"),
-        field_env("MY_POD", "metadata.name"),
-        field_env("K8S_NS", "metadata.namespace"),
-    ]
-}
-
-/// User entries first, then the operator's entries whose names the user did not set.
-pub fn merge_env(user: Option<&[EnvVar]>, operator: Vec<EnvVar>) -> Vec<EnvVar> {
-    let user = user.unwrap_or_default();
-    let mut out = user.to_vec();
-    out.extend(
-        operator
-            .into_iter()
-            .filter(|e| !user.iter().any(|u| u.name == e.name)),
-    );
-    out
-}
-
-fn mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        name: name.to_string(),
-        mount_path: path.to_string(),
-        ..VolumeMount::default()
-    }
-}
-
-/// A read-only mount.
-pub fn ro_mount(name: &str, path: &str) -> VolumeMount {
-    VolumeMount {
-        read_only: Some(true),
-        ..mount(name, path)
-    }
-}
-
-/// A Secret volume with mode 0644.
-pub fn secret_volume(name: &str, secret: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(secret.to_string()),
-            default_mode: Some(DEFAULT_MODE),
-            ..SecretVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
-fn config_map_volume(name: &str, config_map: String) -> Volume {
-    Volume {
-        name: name.to_string(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: config_map,
-            default_mode: Some(DEFAULT_MODE),
-            ..ConfigMapVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
-fn empty_dir(name: &str) -> Volume {
-    Volume {
-        name: name.to_string(),
-        empty_dir: Some(EmptyDirVolumeSource::default()),
-        ..Volume::default()
-    }
-}
-
-/// A hostPath volume of type `DirectoryOrCreate`.
-pub fn host_dir(name: &str, path: String) -> Volume {
-    Volume {
-        name: name.to_string(),
-        host_path: Some(HostPathVolumeSource {
-            path,
-            type_: Some("DirectoryOrCreate".to_string()),
-        }),
-        ..Volume::default()
-    }
-}
-
-/// `<prefix>/<namespace>/<cluster>/<leaf>`, without a doubled slash.
-pub fn host_path(cluster: &Cluster<'_>, prefix: &str, leaf: &str) -> String {
-    format!(
-        "{}/{}/{}/{leaf}",
-        prefix.trim_end_matches('/'),
-        cluster.namespace,
-        cluster.name
-    )
-}
-
-fn quantities(pairs: &[(&str, &str)]) -> BTreeMap<String, Quantity> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), Quantity((*v).to_string())))
-        .collect()
-}
-
-fn drop_all() -> Capabilities {
-    Capabilities {
-        drop: Some(vec!["ALL".to_string()]),
-        ..Capabilities::default()
-    }
-}
-
-/// Security context of the init container and the log sidecar.
-pub fn restricted_security_context() -> SecurityContext {
-    SecurityContext {
-        allow_privilege_escalation: Some(false),
-        capabilities: Some(drop_all()),
-        read_only_root_filesystem: Some(true),
-        ..SecurityContext::default()
-    }
-}
-
-/// Security context of `ais-node`: the spec's, else no escalation and all capabilities
-/// dropped (the root filesystem stays writable).
-pub fn node_security_context(cluster: &Cluster<'_>, role: Role) -> SecurityContext {
-    cluster
-        .daemon(role)
-        .ais_container_security_context
-        .clone()
-        .unwrap_or_else(|| SecurityContext {
-            allow_privilege_escalation: Some(false),
-            capabilities: Some(drop_all()),
-            ..SecurityContext::default()
-        })
-}
-
-/// Pod security context: the spec's, else `runAsNonRoot: false` with `RuntimeDefault`
-/// seccomp.
-pub fn pod_security_context(cluster: &Cluster<'_>, role: Role) -> PodSecurityContext {
-    cluster
-        .daemon(role)
-        .security_context
-        .clone()
-        .unwrap_or_else(|| PodSecurityContext {
-            run_as_non_root: Some(false),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_string(),
-                ..SeccompProfile::default()
-            }),
-            ..PodSecurityContext::default()
-        })
 }
 
 /// The `populate-env` init container that renders the configs.
@@ -749,114 +579,4 @@ fn ais_pull_policy(cluster: &Cluster<'_>) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-mod tests {
-    use super::super::testing::{aistore, facts};
-    use super::*;
-
-    #[test]
-    fn user_env_comes_first_and_wins_by_name() {
-        let user = vec![value_env("B", "user"), value_env("Z", "z")];
-        let merged = merge_env(
-            Some(&user),
-            vec![value_env("A", "op"), value_env("B", "op")],
-        );
-        let pairs: Vec<_> = merged
-            .iter()
-            .map(|e| (e.name.as_str(), e.value.as_deref().unwrap()))
-            .collect();
-        assert_eq!(pairs, [("B", "user"), ("Z", "z"), ("A", "op")]);
-        assert_eq!(merge_env(None, vec![value_env("A", "1")]).len(), 1);
-    }
-
-    #[test]
-    fn host_paths_are_prefix_namespace_cluster_role() {
-        let ais = aistore();
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        assert_eq!(host_path(&c, "/etc/ais", "proxy"), "/etc/ais/ais/ais/proxy");
-        assert_eq!(
-            host_path(&c, "/etc/ais/", "target"),
-            "/etc/ais/ais/ais/target"
-        );
-    }
-
-    #[test]
-    fn invalid_log_max_total_is_reported() {
-        let mut ais = aistore();
-        ais.spec.config_to_update = Some(
-            serde_json::from_value(serde_json::json!({"log": {"max_total": "lots"}})).unwrap(),
-        );
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        let err = default_ephemeral_storage(&c).unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("spec.configToUpdate.log.max_total: \"lots\"")
-        );
-        ais.spec.config_to_update = Some(
-            serde_json::from_value(serde_json::json!({"log": {"max_total": 268435456}})).unwrap(),
-        );
-        let c = Cluster::new(&ais, &f).unwrap();
-        assert_eq!(default_ephemeral_storage(&c).unwrap().0, "400Mi");
-    }
-
-    #[test]
-    fn zero_ephemeral_request_is_defaulted() {
-        let mut ais = aistore();
-        ais.spec.proxy_spec.resources = Some(ResourceRequirements {
-            requests: Some(quantities(&[(EPHEMERAL_STORAGE, "0")])),
-            ..ResourceRequirements::default()
-        });
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        let r = node_resources(&c, Role::Proxy).unwrap();
-        assert_eq!(r.requests.unwrap()[EPHEMERAL_STORAGE].0, "656Mi");
-    }
-
-    #[test]
-    fn user_annotations_win() {
-        let mut ais = aistore();
-        ais.spec.network_attachment = Some("nad".into());
-        ais.spec.proxy_spec.annotations = Some(BTreeMap::from([(
-            RESTART_HASH_ANNOTATION.to_string(),
-            "pinned".to_string(),
-        )]));
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        let a = pod_annotations(&c, Role::Proxy, "h");
-        assert_eq!(a[RESTART_HASH_ANNOTATION], "pinned");
-        assert_eq!(a[MULTUS_ANNOTATION], "nad");
-        assert_eq!(
-            pod_annotations(&c, Role::Target, "h")[RESTART_HASH_ANNOTATION],
-            "h"
-        );
-    }
-
-    #[test]
-    fn emptydir_state_has_no_subpath() {
-        let mut ais = aistore();
-        ais.spec.state_storage = Some(ais_crd::storage::StateStorage {
-            empty_dir: Some(Default::default()),
-            ..Default::default()
-        });
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        let m = common_mounts(&c, Role::Target);
-        assert_eq!(m[2].name, "state-mount");
-        assert!(m[2].sub_path_expr.is_none());
-        let v = common_volumes(&c, Role::Target).unwrap();
-        let names: Vec<_> = v.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "config-template",
-                "config-mount",
-                "config-global",
-                "logs-dir",
-                "state-mount"
-            ]
-        );
-        assert!(v[4].empty_dir.is_some());
-    }
-}
+mod tests;

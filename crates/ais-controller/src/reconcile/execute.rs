@@ -6,7 +6,7 @@
 use std::future::Future;
 
 use ais_client::{AisError, Smap};
-use ais_crd::AIStore;
+use ais_crd::{AIStore, AIStoreSpec};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
@@ -74,6 +74,7 @@ impl AisApi for Session {
 pub struct Executor<'a, A> {
     ctx: &'a Context,
     ais: &'a AIStore,
+    spec: &'a AIStoreSpec,
     observed: &'a Observed,
     ns: String,
     key: String,
@@ -91,6 +92,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
     pub fn new(
         ctx: &'a Context,
         ais: &'a AIStore,
+        spec: &'a AIStoreSpec,
         observed: &'a Observed,
         desired: Option<Desired>,
         facts: Facts,
@@ -102,6 +104,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
             ns,
             ctx,
             ais,
+            spec,
             observed,
             desired,
             facts,
@@ -209,7 +212,8 @@ impl<'a, A: AisApi> Executor<'a, A> {
             }
             Action::SetRebalance { enabled, required } => {
                 self.facts.rebalance_allowed = *enabled;
-                self.desired = Some(build::build(self.ais, &self.facts)?);
+                let spec = self.spec.clone();
+                self.desired = Some(build::build_with_spec(self.ais, spec, &self.facts)?);
                 match self.push_config().await {
                     Ok(()) => {}
                     Err(err) if !required => {
@@ -368,15 +372,18 @@ impl<'a, A: AisApi> Executor<'a, A> {
     }
 
     async fn create_cleanup_job(&self, node: &str) -> Result<(), Error> {
-        let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(
-            &self.ais.spec,
-            &self.ctx.defaults,
-        ));
         let name = self.ais.name_any();
-        let Some(dir) = cleanup::state_dir(&spec, &self.ns, &name) else {
+        let Some(dir) = cleanup::state_dir(self.spec, &self.ns, &name) else {
             return Ok(());
         };
-        let job = cleanup::job(&spec, &self.ns, &name, node, &dir, &self.ctx.cleanup_image);
+        let job = cleanup::job(
+            self.spec,
+            &self.ns,
+            &name,
+            node,
+            &dir,
+            &self.ctx.cleanup_image,
+        );
         let jobs: Api<Job> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         self.count("Job");
         match jobs.create(&PostParams::default(), &job).await {

@@ -166,15 +166,7 @@ async fn pipeline(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
         facts,
         autoscale,
     } = observe::kubernetes(ctx, &ais, &spec).await?;
-    // A deleted AIStore whose spec cannot be built any more is still taken apart.
-    let desired = match build::build(&ais, &facts) {
-        Ok(desired) => Some(desired),
-        Err(err) if deleting => {
-            tracing::info!(%err, "the spec cannot be built; deleting the fixed objects");
-            None
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let desired = inventory(&ais, &spec, &facts, deleting)?;
     let session = observe::rest(ctx, &ais, &spec, desired.as_ref(), &mut observed).await?;
     let host_dir = build::cleanup::state_dir(&spec, &observed_ns(&ais), &ais.name_any());
     let wanted = match &desired {
@@ -193,7 +185,7 @@ async fn pipeline(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
         None => observe::session_for(ctx, &ais, desired.as_ref(), &observed, &plan).await?,
     };
     let url = desired.as_ref().map(|d| d.intra_cluster_url.clone());
-    let mut exec = Executor::new(ctx, &ais, &observed, desired, facts, session);
+    let mut exec = Executor::new(ctx, &ais, &spec, &observed, desired, facts, session);
     let outcome = exec.run(&plan.actions).await;
     // Status and events reflect what happened, also when an action failed.
     let reported = Reported {
@@ -204,6 +196,24 @@ async fn pipeline(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
     report::report(ctx, &ais, &observed, &plan, &reported).await?;
     outcome?;
     Ok(plan.requeue.into())
+}
+
+/// The inventory. A deleted AIStore whose spec cannot be built any more is still taken apart
+/// (its fixed objects), so there a build error is no failure.
+fn inventory(
+    ais: &AIStore,
+    spec: &ais_crd::AIStoreSpec,
+    facts: &build::Facts,
+    deleting: bool,
+) -> Result<Option<build::Desired>, Error> {
+    match build::build_with_spec(ais, spec.clone(), facts) {
+        Ok(desired) => Ok(Some(desired)),
+        Err(err) if deleting => {
+            tracing::info!(%err, "the spec cannot be built; deleting the fixed objects");
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn observed_ns(ais: &AIStore) -> String {
