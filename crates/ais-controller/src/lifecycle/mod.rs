@@ -6,13 +6,13 @@
 //! The rule behind every decision: no pod is deleted and no StatefulSet shrinks before AIS has
 //! released the node (maintenance or decommission finished), or the pod never joined AIS.
 //!
-//! - `observe`: the views of StatefulSets and pods.
+//! - `views`: the views of StatefulSets and pods.
 //! - `targets`: scale up, scale down by `scaleDownMode`, ordered rollouts with maintenance.
 //! - `proxies`: scale down with the primary moved first, rollouts with the partition handoff.
 //! - `bootstrap`: one proxy first, then all proxies, then targets.
 
 pub mod bootstrap;
-pub mod observe;
+pub mod views;
 pub mod proxies;
 pub mod targets;
 
@@ -20,7 +20,7 @@ use std::fmt;
 
 use ais_client::{Smap, Snode};
 
-pub use observe::{PodView, StsView};
+pub use views::{PodView, StsView};
 
 /// An AIS API call a step asks for. Node IDs come from the cluster map; the pod names say
 /// which pod runs the node, for events and errors.

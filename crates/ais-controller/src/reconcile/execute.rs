@@ -21,7 +21,7 @@ use crate::ais::Session;
 use crate::build::config::config_to_set;
 use crate::build::{self, Desired, Facts, OwnedKind, PerRole, Role, cleanup, names};
 use crate::lifecycle::AisCall;
-use crate::lifecycle::observe::DECOMMISSIONED_ANNOTATION;
+use crate::lifecycle::views::DECOMMISSIONED_ANNOTATION;
 use crate::plan::{Action, CONFIG_HASH_ANNOTATION, Note, Observed};
 
 /// The AIS calls a plan can ask for.

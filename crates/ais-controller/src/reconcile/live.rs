@@ -12,7 +12,7 @@ use kube::api::{Api, ListParams};
 use super::{Error, apply};
 use crate::build::labels;
 use crate::build::names::{self, Role};
-use crate::lifecycle::observe::{PodView, StsView, pods_of};
+use crate::lifecycle::views::{PodView, StsView, pods_of};
 
 /// The StatefulSets and pods of one cluster.
 #[derive(Clone, Debug, Default)]
