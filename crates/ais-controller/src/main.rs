@@ -10,7 +10,7 @@ use ais_common::health::{Readiness, router};
 use ais_common::shutdown::signal_received;
 use ais_common::telemetry::{self, LogFormat};
 use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
-use ais_controller::build::{self, Facts, PodSettings};
+use ais_controller::build::{self, Facts, OwnedKind, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
 use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
@@ -306,22 +306,40 @@ async fn run_controller(
     }
     let store = controller.store();
     let defaults = ctx.defaults.clone();
+    // Every kind of the inventory, by an exhaustive match: a new owned kind must say here
+    // whether (and how) it is watched.
+    let namespace = ns.as_deref();
+    for kind in OwnedKind::ALL {
+        controller = match kind {
+            OwnedKind::StatefulSet => {
+                controller.owns(api::<StatefulSet>(&client, namespace), owned.clone())
+            }
+            OwnedKind::Service => {
+                controller.owns(api::<Service>(&client, namespace), owned.clone())
+            }
+            OwnedKind::ConfigMap => {
+                controller.owns(api::<ConfigMap>(&client, namespace), owned.clone())
+            }
+            OwnedKind::PodDisruptionBudget => controller.owns(
+                api::<PodDisruptionBudget>(&client, namespace),
+                owned.clone(),
+            ),
+            // No selector, as before the inventory: owner references route their events.
+            OwnedKind::ServiceAccount => controller.owns(
+                api::<ServiceAccount>(&client, namespace),
+                watcher::Config::default(),
+            ),
+            OwnedKind::Deployment => controller.owns(
+                api::<Deployment>(&client, namespace),
+                watcher::Config::default(),
+            ),
+            // Watched above when cert-manager serves its API.
+            OwnedKind::Certificate => controller,
+            // Nothing else writes them, and the chart grants no list/watch on RBAC objects.
+            OwnedKind::Role | OwnedKind::RoleBinding => controller,
+        };
+    }
     controller
-        .owns(api::<StatefulSet>(&client, ns.as_deref()), owned.clone())
-        .owns(api::<Service>(&client, ns.as_deref()), owned.clone())
-        .owns(api::<ConfigMap>(&client, ns.as_deref()), owned.clone())
-        .owns(
-            api::<PodDisruptionBudget>(&client, ns.as_deref()),
-            owned.clone(),
-        )
-        .owns(
-            api::<ServiceAccount>(&client, ns.as_deref()),
-            watcher::Config::default(),
-        )
-        .owns(
-            api::<Deployment>(&client, ns.as_deref()),
-            watcher::Config::default(),
-        )
         // Pods of managed clusters only: a cluster-wide pod informer would not scale.
         .watches(api::<Pod>(&client, ns.as_deref()), owned, |pod| {
             let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();

@@ -12,9 +12,9 @@
 //! - `bootstrap`: one proxy first, then all proxies, then targets.
 
 pub mod bootstrap;
-pub mod views;
 pub mod proxies;
 pub mod targets;
+pub mod views;
 
 use std::fmt;
 
