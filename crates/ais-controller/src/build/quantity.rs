@@ -101,6 +101,41 @@ pub fn quantity_bytes(quantity: &Quantity) -> Result<u64, SizeError> {
     floor_scaled(text, mantissa, scale, num, den)
 }
 
+/// A quantity's value in thousandths, rounded up as the API server rounds (so `1000m`, `1`
+/// and `1e3m` are equal, and so are `1024Mi` and `1Gi`); `None` when it is not a quantity.
+pub fn quantity_millis(quantity: &Quantity) -> Option<u128> {
+    let text = quantity.0.as_str();
+    let (mantissa, scale, suffix) = split_number(text).ok()?;
+    let binary = |power: u32| (1024u128.pow(power), 1u128);
+    let (num, den) = match suffix {
+        "" => (1, 1),
+        "Ki" => binary(1),
+        "Mi" => binary(2),
+        "Gi" => binary(3),
+        "Ti" => binary(4),
+        "Pi" => binary(5),
+        "Ei" => binary(6),
+        "n" => (1, 1_000_000_000),
+        "u" => (1, 1_000_000),
+        "m" => (1, 1_000),
+        "k" => (1_000, 1),
+        "M" => (1_000_000, 1),
+        "G" => (1_000_000_000, 1),
+        "T" => (1_000_000_000_000, 1),
+        "P" => (1_000_000_000_000_000, 1),
+        "E" => (1_000_000_000_000_000_000, 1),
+        exp if exp.starts_with(['e', 'E']) => {
+            let e: i32 = exp[1..].parse().ok()?;
+            let pow = 10u128.checked_pow(e.unsigned_abs())?;
+            if e >= 0 { (pow, 1) } else { (1, pow) }
+        }
+        _ => return None,
+    };
+    let top = mantissa.checked_mul(num)?.checked_mul(1000)?;
+    let bottom = 10u128.checked_pow(scale)?.checked_mul(den)?;
+    Some(top.div_ceil(bottom))
+}
+
 /// The bytes of an AIS size string (`cos.ParseSize` with IEC units): `"256mb"`, `"1GiB"`,
 /// `"4m"`, `"1024"`. AIS reads every unit as a power of 1024, whatever its spelling.
 pub fn ais_size_bytes(text: &str) -> Result<u64, SizeError> {
@@ -196,6 +231,22 @@ pub fn bytes_quantity(bytes: u64) -> Quantity {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
+
+    #[test]
+    fn millis_equal_for_equal_values() {
+        let m = |s: &str| quantity_millis(&Quantity(s.into()));
+        assert_eq!(m("1000m"), m("1"));
+        assert_eq!(m("1024Mi"), m("1Gi"));
+        assert_eq!(m("1e3"), m("1k"));
+        assert_eq!(m("0.5"), Some(500));
+        assert_eq!(
+            m("100u"),
+            Some(1),
+            "rounded up to the milli, as the API server does"
+        );
+        assert_ne!(m("1500m"), m("1"));
+        assert_eq!(m("lots"), None);
+    }
     use super::*;
 
     fn q(s: &str) -> Quantity {

@@ -15,7 +15,7 @@ use crate::lifecycle::bootstrap::{self, Bootstrap, BootstrapInput};
 use crate::lifecycle::proxies::{self, TemplateUpdate};
 use crate::lifecycle::targets::{self, TargetInput};
 use crate::lifecycle::{AisCall, RebalanceReason, RoleInput, Step, StsView};
-use crate::pod_template::template_change;
+use crate::pod_template::{Ownership, template_change};
 use crate::reconcile::status::Cond;
 
 /// The plan of a live cluster.
@@ -213,6 +213,7 @@ impl Running<'_> {
                 .spec
                 .as_ref()
                 .map_or(&empty, |s| &s.template),
+            &Ownership::of(live),
         )
     }
 
