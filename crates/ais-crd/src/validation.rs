@@ -110,6 +110,7 @@ pub fn validate(new: &AIStoreSpec, old: Option<&AIStoreSpec>) -> Validation {
     check_size(new, &mut v);
     check_state_storage(new, &mut v);
     check_shutdown(new, &mut v);
+    check_single_proxy_state(new, &mut v);
     check_autoscaling(new, &mut v);
     check_ports("spec.proxySpec", &new.proxy_spec, &mut v);
     check_ports("spec.targetSpec", &new.target_spec.daemon, &mut v);
@@ -224,6 +225,20 @@ fn check_shutdown(spec: &AIStoreSpec, v: &mut Validation) {
     }
 }
 
+/// One proxy with its state in an emptyDir holds the only copy of the cluster map: restarting
+/// it brings up a new cluster UUID that the targets refuse (AIS: split-brain uuid).
+fn check_single_proxy_state(spec: &AIStoreSpec, v: &mut Validation) {
+    if legacy::state_storage_mode(spec) == StateStorageMode::EmptyDir
+        && spec.proxy_size() == Some(1)
+    {
+        v.warn(
+            "spec.stateStorage.emptyDir with one proxy: the cluster map lives only in that proxy's emptyDir, \
+             so the operator holds back every change that would restart it (proxy image, env, resources, ...); \
+             run two or more proxies (spec.proxySpec.size) to upgrade in place",
+        );
+    }
+}
+
 fn check_autoscaling(spec: &AIStoreSpec, v: &mut Validation) {
     if spec.size == Some(-1) {
         for (path, size) in [
@@ -299,7 +314,7 @@ fn check_ports(prefix: &str, role: &DaemonSpec, v: &mut Validation) {
         }
     }
     if let Some(host_port) = role.host_port
-        && !(0..=65535).contains(&host_port)
+        && !(1..=65535).contains(&host_port)
     {
         v.error(
             format!("{prefix}.hostPort"),

@@ -165,6 +165,13 @@ fn errors() {
             "port is required",
         ),
         (
+            "host port zero",
+            json!({"proxySpec": {"hostPort": 0}}),
+            "spec.proxySpec.hostPort",
+            ErrorKind::Invalid,
+            "0: must be between 1 and 65535",
+        ),
+        (
             "host port out of range",
             json!({"proxySpec": {"hostPort": 70000}}),
             "spec.proxySpec.hostPort",
@@ -409,6 +416,11 @@ fn warnings() {
             "cleanup on all nodes",
             json!({"cleanupMetadata": true}),
             "cleanupMetadata is enabled with hostpath state and empty nodeSelector; host cleanup jobs will run on ALL nodes in the cluster",
+        ),
+        (
+            "one proxy with its state in an emptyDir",
+            json!({"size": 1, "stateStorage": {"hostPath": null, "emptyDir": {}}}),
+            "the cluster map lives only in that proxy's emptyDir",
         ),
         (
             "safe decommission without rebalance",

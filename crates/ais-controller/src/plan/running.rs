@@ -246,6 +246,12 @@ impl Running<'_> {
         };
         let view = StsView::of(&live);
         if let Some(reason) = self.template_change(Role::Proxy, &live) {
+            if view.replicas == 1 && self.map_only_in_empty_dir() {
+                let msg = format!(
+                    "the proxy template changed ({reason}), but the only proxy keeps the cluster map in an emptyDir: restarting it would start a new cluster that the targets refuse. Scale spec.proxySpec.size to 2 or more (then the change rolls one proxy at a time), or revert the change"
+                );
+                return Some(self.step(Role::Proxy, Step::Blocked(msg)));
+            }
             match proxies::template_update(&self.role_input(Role::Proxy, &view)) {
                 TemplateUpdate::First(step) => return Some(self.step(Role::Proxy, step)),
                 TemplateUpdate::Apply { partition } => {
@@ -266,6 +272,17 @@ impl Running<'_> {
             Step::Done => None,
             step => Some(self.step(Role::Proxy, step)),
         }
+    }
+
+    /// Whether the cluster map's only copy is in a running proxy's emptyDir.
+    fn map_only_in_empty_dir(&self) -> bool {
+        let empty_dir = self
+            .w
+            .spec
+            .state_storage
+            .as_ref()
+            .is_some_and(|s| s.empty_dir.is_some());
+        empty_dir && self.o.pods.proxy.iter().any(|p| p.ready)
     }
 
     /// Targets, after the proxies are done: rebalance off before a new template, then the
