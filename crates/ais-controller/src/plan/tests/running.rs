@@ -431,3 +431,33 @@ fn a_proxy_change_waits_while_ais_cannot_move_the_primary() {
         }
     ));
 }
+
+#[test]
+fn a_template_that_applying_does_not_change_is_reported_not_applied_forever() {
+    let mut w = ready(1).observe(|o| o.rebalance_on = false);
+    old_image(&mut w, Role::Target);
+    for n in 0..MAX_FUTILE_APPLIES {
+        w.o.futile_applies.target = n;
+        let p = w.plan();
+        assert!(
+            sts_applies(&p).contains(&(Role::Target, 1, true)),
+            "apply {n}"
+        );
+    }
+    w.o.futile_applies.target = MAX_FUTILE_APPLIES;
+    let p = w.plan();
+    assert!(!sts_applies(&p).iter().any(|(_, _, new)| *new));
+    let cond = p
+        .status
+        .as_ref()
+        .unwrap()
+        .templates_converge
+        .clone()
+        .unwrap();
+    assert!(!cond.ok);
+    assert!(cond.message.contains("image"), "names the field: {cond:?}");
+    // Converged again (the spec or the field changed): the condition goes back to True.
+    let w = ready(1).observe(|o| o.templates_stuck = true);
+    let cond = w.plan().status.unwrap().templates_converge.unwrap();
+    assert!(cond.ok);
+}
