@@ -355,12 +355,11 @@ fn check_mounts(spec: &AIStoreSpec, v: &mut Validation) {
             continue;
         }
         if mount.use_host_path != Some(true) && mount.size.is_none() {
-            v.error(
-                format!("{path}.size"),
-                ErrorKind::Required,
-                "a mount backed by a PersistentVolumeClaim needs a size",
-                "set size (e.g. 100Gi), or set useHostPath: true",
-            );
+            // Accepted since the reference's v2.16, which builds the claim without a storage
+            // request; the API server then refuses to create the PVC.
+            v.warn(format!(
+                "{path}.size is not set: its PVC template requests no storage, and the API server refuses such a claim (the target pods stay Pending); set size (e.g. 100Gi), or useHostPath: true"
+            ));
         }
         for (j, other) in mounts.iter().enumerate().take(i) {
             let q = other.path.trim_end_matches('/');

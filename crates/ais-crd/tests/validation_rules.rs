@@ -193,13 +193,6 @@ fn errors() {
             "is not an absolute path",
         ),
         (
-            "pvc mount without size",
-            json!({"targetSpec": {"mounts": [{"path": "/ais1"}]}}),
-            "spec.targetSpec.mounts[0].size",
-            ErrorKind::Required,
-            "needs a size",
-        ),
-        (
             "duplicate mounts",
             json!({"targetSpec": {"mounts": [{"path": "/ais1", "size": "1Gi"}, {"path": "/ais1/", "size": "1Gi"}]}}),
             "spec.targetSpec.mounts[1].path",
@@ -416,6 +409,11 @@ fn warnings() {
             "cleanup on all nodes",
             json!({"cleanupMetadata": true}),
             "cleanupMetadata is enabled with hostpath state and empty nodeSelector; host cleanup jobs will run on ALL nodes in the cluster",
+        ),
+        (
+            "pvc mount without size (accepted, as by the reference)",
+            json!({"targetSpec": {"mounts": [{"path": "/ais1", "label": "disk1"}]}}),
+            "spec.targetSpec.mounts[0].size is not set",
         ),
         (
             "one proxy with its state in an emptyDir",

@@ -138,8 +138,9 @@ pub struct Teardown {
     pub pvcs: Vec<String>,
     /// Its host cleanup Jobs.
     pub jobs: Vec<JobView>,
-    /// Nodes whose host path may hold its state (read only when the Jobs are to be created).
-    pub cleanup_nodes: Vec<String>,
+    /// Nodes whose host path may hold its state, with the name of each one's cleanup Job
+    /// (read only until every Job was created).
+    pub cleanup_nodes: Vec<(String, String)>,
 }
 
 /// A host cleanup Job.

@@ -310,6 +310,27 @@ impl Running<'_> {
         }
     }
 
+    /// A lifecycle step AIS or Kubernetes is still carrying out: a node being decommissioned,
+    /// a node the operator put into maintenance (a target restart or a `retain` scale-down),
+    /// a pod terminating.
+    fn step_in_flight(&self) -> Option<String> {
+        if let Some(smap) = self.o.ais.smap() {
+            if let Some(node) = smap.nodes().find(|n| n.is_decommissioning()) {
+                return Some(format!("the decommission of {}", node.daemon_id));
+            }
+            if let Some(node) = smap
+                .nodes()
+                .find(|n| n.in_maintenance() && self.maintained.contains(&n.daemon_id))
+            {
+                return Some(format!("the maintenance of {}", node.daemon_id));
+            }
+        }
+        let pods = self.o.pods.proxy.iter().chain(&self.o.pods.target);
+        pods.filter(|p| p.terminating)
+            .map(|p| format!("the restart of pod {}", p.name))
+            .next()
+    }
+
     /// Whether the cluster map's only copy is in a running proxy's emptyDir.
     fn map_only_in_empty_dir(&self) -> bool {
         let empty_dir = self
@@ -560,6 +581,11 @@ impl Running<'_> {
             return Requeue::AwaitChange;
         }
         if self.o.state != Some(ClusterState::ShuttingDown) {
+            if let Some(step) = self.step_in_flight() {
+                // The shutdown starts once the node AIS is releasing or the pod that restarts
+                // is done: stopping AIS halfway through a decommission strands its data.
+                return self.progress(&format!("shutdown waits for {step} to finish"), true);
+            }
             if self.rebalance_on {
                 self.set_rebalance(false, RebalanceReason::Shutdown, false);
             }

@@ -258,8 +258,15 @@ pub async fn teardown(
         }
         Some(ClusterState::HostCleanup) => {
             out.jobs = cleanup_jobs(c, &ns, &name).await?;
-            if out.jobs.is_empty() && !ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION) {
-                out.cleanup_nodes = cleanup_nodes(c, spec).await?;
+            if !ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION) {
+                out.cleanup_nodes = cleanup_nodes(c, spec)
+                    .await?
+                    .into_iter()
+                    .map(|node| {
+                        let job = cleanup::job_name(&name, &node);
+                        (node, job)
+                    })
+                    .collect();
             }
         }
         _ => {}

@@ -461,3 +461,22 @@ fn a_template_that_applying_does_not_change_is_reported_not_applied_forever() {
     let cond = w.plan().status.unwrap().templates_converge.unwrap();
     assert!(cond.ok);
 }
+
+#[test]
+fn shutdown_waits_for_a_decommission_or_a_restart_under_way() {
+    const DECOMM: u64 = 8;
+    let w = ready(2)
+        .with(|a| a.spec.shutdown_cluster = Some(true))
+        .observe(|o| o.ais = connected(smap(&[(0, 0)], &[(0, 0), (1, DECOMM)], None)));
+    let p = w.plan();
+    assert_ne!(state(&p), Some(ClusterState::ShuttingDown));
+    assert!(!has(&p, &Action::ShutdownAis));
+    let msg = p.status.as_ref().unwrap().ready.clone().unwrap().message;
+    assert!(msg.contains("decommission of target1"), "{msg}");
+    let w = ready(2)
+        .with(|a| a.spec.shutdown_cluster = Some(true))
+        .observe(|o| o.pods.target[1].terminating = true);
+    assert_ne!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+    let w = ready(2).with(|a| a.spec.shutdown_cluster = Some(true));
+    assert_eq!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+}
