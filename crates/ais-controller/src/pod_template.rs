@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::build::config::{RESTART_HASH_ANNOTATION, template_restart_hash};
 use crate::build::quantity::quantity_millis;
 use crate::reconcile::apply::{FIELD_MANAGER, contains};
 
@@ -227,9 +228,19 @@ pub fn template_change(
     ) {
         return changed("labels");
     }
+    // The restart hash: `""` (the reference's, never restarted) and `<hash>.initial` (this
+    // operator's before it wrote `""` too) mean the same.
+    let restart_hash = |a: Option<&BTreeMap<String, String>>| {
+        a.cloned().map(|mut a| {
+            if let Some(v) = a.get_mut(RESTART_HASH_ANNOTATION) {
+                *v = template_restart_hash(v).to_string();
+            }
+            a
+        })
+    };
     if map_change(
-        lm.annotations.as_ref(),
-        dm.annotations.as_ref(),
+        restart_hash(lm.annotations.as_ref()).as_ref(),
+        restart_hash(dm.annotations.as_ref()).as_ref(),
         own,
         &[meta[0].clone(), f("annotations")],
     ) {
@@ -459,6 +470,19 @@ mod tests {
             ..EnvVar::default()
         });
         assert_eq!(template_change(&live, &desired, &ours()), None);
+    }
+
+    #[test]
+    fn an_initial_restart_hash_is_the_same_in_either_spelling() {
+        let key = "config.aistore.nvidia.com/restart-hash";
+        let ours_before = with_server_defaults(template("ais:1", &[], &[(key, "abc.initial")]));
+        let reference = with_server_defaults(template("ais:1", &[], &[(key, "")]));
+        let desired = template("ais:1", &[], &[(key, "")]);
+        assert_eq!(template_change(&ours_before, &desired, &ours()), None);
+        assert_eq!(template_change(&reference, &desired, &ours()), None);
+        // A real restart hash (net.http changed) rolls.
+        let restart = template("ais:1", &[], &[(key, "def")]);
+        assert!(template_change(&reference, &restart, &ours()).is_some());
     }
 
     #[test]

@@ -213,6 +213,18 @@ pub fn restart_hash(global: &Value, previous: Option<&str>) -> Result<String, Bu
     })
 }
 
+/// The restart hash as pod templates (and the target StatefulSet) carry it: empty while it is
+/// the initial one, as the reference writes it for a cluster whose `net.http` never changed,
+/// so templates of either operator compare equal; the hash itself once a change must restart
+/// the pods.
+pub fn template_restart_hash(restart_hash: &str) -> &str {
+    if restart_hash.ends_with(INITIAL_SUFFIX) {
+        ""
+    } else {
+        restart_hash
+    }
+}
+
 /// ConfigMap `<name>-global-cm` with `ais.json` and, when a hostname map is set (even
 /// empty), `hostname_map.json`.
 pub fn global_config_map(

@@ -128,7 +128,8 @@ mod tests {
             .annotations
             .as_ref()
             .unwrap();
-        assert_eq!(ann["config.aistore.nvidia.com/restart-hash"], "h.initial");
+        // The initial hash is written as the reference writes it: empty.
+        assert_eq!(ann["config.aistore.nvidia.com/restart-hash"], "");
         assert!(spec.volume_claim_templates.is_none());
         let p = pod(&sts);
         assert_eq!(p.service_account_name.as_deref(), Some("ais-sa"));

@@ -490,7 +490,7 @@ fn pod_annotations(
     }
     out.insert(
         RESTART_HASH_ANNOTATION.to_string(),
-        restart_hash.to_string(),
+        super::config::template_restart_hash(restart_hash).to_string(),
     );
     out.extend(cluster.daemon(role).annotations.clone().unwrap_or_default());
     out

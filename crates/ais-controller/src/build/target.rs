@@ -28,7 +28,7 @@ pub fn parts(cluster: &Cluster<'_>, restart_hash: &str) -> Result<RoleParts, Bui
         host_network: Some(target.host_network == Some(true)),
         annotations: [(
             RESTART_HASH_ANNOTATION.to_string(),
-            restart_hash.to_string(),
+            super::config::template_restart_hash(restart_hash).to_string(),
         )]
         .into(),
         ..RoleParts::default()
