@@ -69,8 +69,15 @@ fn floor_scaled(
 pub fn quantity_bytes(quantity: &Quantity) -> Result<u64, SizeError> {
     let text = quantity.0.as_str();
     let (mantissa, scale, suffix) = split_number(text)?;
+    let (num, den) = suffix_ratio(text, suffix)?;
+    floor_scaled(text, mantissa, scale, num, den)
+}
+
+/// What a quantity suffix multiplies by, as `num / den`: binary (`Ki` … `Ei`), decimal (`n` …
+/// `E`) or a decimal exponent (`e3`, `E-2`).
+fn suffix_ratio(text: &str, suffix: &str) -> Result<(u128, u128), SizeError> {
     let binary = |power: u32| (1024u128.pow(power), 1u128);
-    let (num, den) = match suffix {
+    Ok(match suffix {
         "" => (1, 1),
         "Ki" => binary(1),
         "Mi" => binary(2),
@@ -97,8 +104,7 @@ pub fn quantity_bytes(quantity: &Quantity) -> Result<u64, SizeError> {
             if e >= 0 { (pow, 1) } else { (1, pow) }
         }
         _ => return Err(SizeError::Malformed(text.to_string())),
-    };
-    floor_scaled(text, mantissa, scale, num, den)
+    })
 }
 
 /// A quantity's value in thousandths, rounded up as the API server rounds (so `1000m`, `1`
@@ -106,31 +112,7 @@ pub fn quantity_bytes(quantity: &Quantity) -> Result<u64, SizeError> {
 pub fn quantity_millis(quantity: &Quantity) -> Option<u128> {
     let text = quantity.0.as_str();
     let (mantissa, scale, suffix) = split_number(text).ok()?;
-    let binary = |power: u32| (1024u128.pow(power), 1u128);
-    let (num, den) = match suffix {
-        "" => (1, 1),
-        "Ki" => binary(1),
-        "Mi" => binary(2),
-        "Gi" => binary(3),
-        "Ti" => binary(4),
-        "Pi" => binary(5),
-        "Ei" => binary(6),
-        "n" => (1, 1_000_000_000),
-        "u" => (1, 1_000_000),
-        "m" => (1, 1_000),
-        "k" => (1_000, 1),
-        "M" => (1_000_000, 1),
-        "G" => (1_000_000_000, 1),
-        "T" => (1_000_000_000_000, 1),
-        "P" => (1_000_000_000_000_000, 1),
-        "E" => (1_000_000_000_000_000_000, 1),
-        exp if exp.starts_with(['e', 'E']) => {
-            let e: i32 = exp[1..].parse().ok()?;
-            let pow = 10u128.checked_pow(e.unsigned_abs())?;
-            if e >= 0 { (pow, 1) } else { (1, pow) }
-        }
-        _ => return None,
-    };
+    let (num, den) = suffix_ratio(text, suffix).ok()?;
     let top = mantissa.checked_mul(num)?.checked_mul(1000)?;
     let bottom = 10u128.checked_pow(scale)?.checked_mul(den)?;
     Some(top.div_ceil(bottom))
