@@ -110,12 +110,16 @@ fn role<'a>(
     p: &'a [PodView],
     m: &'a Smap,
 ) -> RoleInput<'a> {
+    // Every maintenance in these tests is the operator's own.
+    let maintained: &'static std::collections::BTreeSet<String> =
+        Box::leak(Box::new(m.tmap.keys().cloned().collect()));
     RoleInput {
         name,
         desired,
         sts: s,
         pods: p,
         smap: Some(m),
+        maintained,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod proxies;
 pub mod targets;
 pub mod views;
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use ais_client::{Smap, Snode};
@@ -175,6 +176,9 @@ pub struct RoleInput<'a> {
     pub pods: &'a [PodView],
     /// The cluster map, when AIS answered.
     pub smap: Option<&'a Smap>,
+    /// AIS node IDs the operator put into maintenance. Only these are taken out of it again:
+    /// a node an admin put into maintenance (a disk swap) stays there.
+    pub maintained: &'a BTreeSet<String>,
 }
 
 impl<'a> RoleInput<'a> {

@@ -163,6 +163,8 @@ mod tests {
     use crate::lifecycle::testing::{pod, smap, sts};
     use crate::lifecycle::{PodView, StsView};
 
+    static NONE: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+
     fn input<'a>(
         desired: i32,
         s: &'a StsView,
@@ -175,6 +177,7 @@ mod tests {
             sts: s,
             pods: p,
             smap: m,
+            maintained: &NONE,
         }
     }
 

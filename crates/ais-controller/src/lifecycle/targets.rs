@@ -142,6 +142,14 @@ pub fn rollout(r: &RoleInput<'_>) -> Step {
                 if let Some(step) = resume_pod(r, pod) {
                     return step;
                 }
+                if let Some(node) = r.node_of(&name).filter(|n| n.in_maintenance())
+                    && !r.maintained.contains(&node.daemon_id)
+                {
+                    return Step::Blocked(format!(
+                        "target pod {name} (AIS node {}) is in maintenance, which the operator did not start; it stays so until it is taken out of maintenance (ais cluster add-remove-nodes stop-maintenance), then the rollout goes on",
+                        node.daemon_id
+                    ));
+                }
                 return Step::wait(format!("waiting for the updated pod {name} to be ready"));
             }
             continue;
@@ -188,7 +196,8 @@ fn resume_pod(r: &RoleInput<'_>, pod: &crate::lifecycle::PodView) -> Option<Step
         return None;
     }
     let node = r.node_of(&pod.name)?;
-    (node.in_maintenance() && !node.is_decommissioning()).then(|| {
+    let ours = r.maintained.contains(&node.daemon_id);
+    (ours && node.in_maintenance() && !node.is_decommissioning()).then(|| {
         Step::Call(vec![AisCall::StopMaintenance {
             node: node.daemon_id.clone(),
             pod: pod.name.clone(),
@@ -205,6 +214,10 @@ mod tests {
     const MAINT: u64 = 4;
     const DECOMM: u64 = 8;
 
+    /// Every node these tests put into maintenance is the operator's.
+    static OURS: std::sync::LazyLock<std::collections::BTreeSet<String>> =
+        std::sync::LazyLock::new(|| (0..4).map(|i| format!("target{i}")).collect());
+
     fn input<'a>(
         desired: i32,
         s: &'a crate::lifecycle::StsView,
@@ -217,6 +230,7 @@ mod tests {
             sts: s,
             pods,
             smap: m,
+            maintained: &OURS,
         }
     }
 
@@ -495,6 +509,40 @@ mod tests {
         };
         assert!(
             matches!(plan(&t), Step::Call(c) if matches!(&c[0], AisCall::StopMaintenance { node, .. } if node == "target1"))
+        );
+    }
+
+    #[test]
+    fn a_target_an_admin_put_in_maintenance_stays_there() {
+        let mut s = sts(2, "a");
+        s.update_revision = Some("b".into());
+        let mut p = targets(2, "a");
+        p[0].revision = Some("b".into());
+        p[0].ready = false;
+        let m = smap(&[(0, 0)], &[(0, MAINT), (1, 0)], None);
+        let none = std::collections::BTreeSet::new();
+        let role = RoleInput {
+            maintained: &none,
+            ..input(2, &s, &p, Some(&m))
+        };
+        assert!(
+            matches!(rollout(&role), Step::Blocked(msg) if msg.contains("did not start")),
+            "the rollout waits for the admin"
+        );
+        let s = sts(2, "a");
+        let mut p = targets(2, "a");
+        p[0].ready = false;
+        let t = TargetInput {
+            role: RoleInput {
+                maintained: &none,
+                ..input(2, &s, &p, Some(&m))
+            },
+            mode: ScaleDownMode::SafeDecommission,
+            rebalance_enabled: true,
+        };
+        assert!(
+            !matches!(plan(&t), Step::Call(c) if matches!(&c[0], AisCall::StopMaintenance { .. })),
+            "never taken out of a maintenance the operator did not start"
         );
     }
 

@@ -18,7 +18,7 @@ pub mod transitions;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ais_client::Smap;
@@ -49,6 +49,9 @@ pub const JOB_DEADLINE_SECONDS: i64 = 120;
 pub const CONFIG_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/hash";
 /// AIStore annotation: hash of the restart-requiring config (`net.http`).
 pub const RESTART_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/restart-hash";
+/// AIStore annotation: the AIS node IDs the operator put into maintenance, comma-separated.
+/// Only these are taken out of maintenance by the operator.
+pub const MAINTAINED_ANNOTATION: &str = "ais.nvidia.com/maintained-by-operator";
 /// AIStore annotation: the host cleanup Jobs were created (they are not created twice).
 pub const CLEANUP_STARTED_ANNOTATION: &str = "ais.nvidia.com/host-cleanup-started";
 
@@ -67,6 +70,8 @@ pub struct Observed {
     pub restart_hash: Option<String>,
     /// The AIStore's host-cleanup-started annotation is set.
     pub cleanup_started: bool,
+    /// AIS node IDs the operator put into maintenance ([`MAINTAINED_ANNOTATION`]).
+    pub maintained: BTreeSet<String>,
     /// The two StatefulSets, when they exist.
     pub statefulsets: PerRole<Option<StatefulSet>>,
     /// The pods of each StatefulSet, by ordinal.
@@ -351,6 +356,21 @@ impl Draft {
             requeue,
         }
     }
+}
+
+/// The value of [`MAINTAINED_ANNOTATION`] for a set of node IDs.
+pub fn maintained_value(nodes: &BTreeSet<String>) -> String {
+    nodes.iter().cloned().collect::<Vec<_>>().join(",")
+}
+
+/// The node IDs in a [`MAINTAINED_ANNOTATION`] value.
+pub fn parse_maintained(value: &str) -> BTreeSet<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// The message of condition `ReadyRebalance` for a change of rebalance.

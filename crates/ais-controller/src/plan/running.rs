@@ -2,13 +2,15 @@
 //! LoadBalancer addresses, shutdown, bootstrap, proxies, targets, and Ready. Each reconcile
 //! takes the first step that is not done and reports it.
 
+use std::collections::BTreeSet;
+
 use ais_crd::{AIStoreSpec, ClusterState};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::{
-    AFTER_CALL, Action, AisView, BLOCKED, Draft, NEXT, Observed, POLL, Plan,
-    RESTART_HASH_ANNOTATION, Requeue, WATCHED, rebalance_message,
+    AFTER_CALL, Action, AisView, BLOCKED, Draft, MAINTAINED_ANNOTATION, NEXT, Observed, POLL, Plan,
+    RESTART_HASH_ANNOTATION, Requeue, WATCHED, maintained_value, rebalance_message,
 };
 use crate::build::{Desired, Role};
 use crate::lifecycle::bootstrap::{self, Bootstrap, BootstrapInput};
@@ -27,6 +29,7 @@ pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan 
         draft: Draft::default(),
         rebalance_on: o.rebalance_on,
         scaling: false,
+        maintained: o.maintained.clone(),
     };
     run.scaling = run.scaling_under_way();
     run.draft.act(Action::ApplyInventory);
@@ -56,6 +59,8 @@ struct Running<'a> {
     rebalance_on: bool,
     /// Replicas change and no pod template does: a busy cluster is `Scaling`, not `Upgrading`.
     scaling: bool,
+    /// The nodes the operator put into maintenance, as this plan leaves them.
+    maintained: BTreeSet<String>,
 }
 
 impl Running<'_> {
@@ -153,6 +158,7 @@ impl Running<'_> {
             sts: view,
             pods: self.o.pods.get(role),
             smap: self.o.ais.smap(),
+            maintained: &self.maintained,
         }
     }
 
@@ -288,6 +294,15 @@ impl Running<'_> {
             );
             return Some(self.progress("updating the target pods", false));
         }
+        if self.rebalance_on && self.role_input(Role::Target, &view).rolling() {
+            // A restart the operator did not start (`kubectl rollout restart`) rolls like an
+            // upgrade: rebalance off, then one target at a time with maintenance.
+            let off = Step::SetRebalance {
+                enabled: false,
+                reason: RebalanceReason::Upgrading,
+            };
+            return Some(self.step(Role::Target, off));
+        }
         if let Some(requeue) = self.keep_template(Role::Target, &view) {
             return Some(requeue);
         }
@@ -309,7 +324,18 @@ impl Running<'_> {
             Step::Wait { reason, poll } => self.progress(&reason, poll),
             Step::Call(calls) => {
                 for call in &calls {
+                    // Recorded before AIS is asked (a record of a call that then failed is
+                    // harmless: only a node in maintenance is taken out), and forgotten only
+                    // after AIS took the node out.
+                    if let AisCall::StartMaintenance { node, .. } = call {
+                        self.maintained.insert(node.clone());
+                        self.record_maintained();
+                    }
                     self.draft.act(Action::Ais(call.clone()));
+                    if let AisCall::StopMaintenance { node, .. } = call {
+                        self.maintained.remove(node);
+                        self.record_maintained();
+                    }
                     let (reason, action, pod) = call_event(call);
                     self.draft
                         .note_pod(reason, action, format!("AIS: {call}"), pod);
@@ -373,6 +399,13 @@ impl Running<'_> {
                 Requeue::After(BLOCKED)
             }
         }
+    }
+
+    fn record_maintained(&mut self) {
+        self.draft.act(Action::Annotate {
+            key: MAINTAINED_ANNOTATION,
+            value: maintained_value(&self.maintained),
+        });
     }
 
     /// Rebalance on or off: the condition, the push and its event.

@@ -17,8 +17,8 @@ use crate::ais::{Session, endpoint};
 use crate::build::inventory;
 use crate::build::{Desired, Facts, PerRole, Role, cleanup, labels, names};
 use crate::plan::{
-    Action, AisView, CLEANUP_STARTED_ANNOTATION, JobView, Observed, Plan, RESTART_HASH_ANNOTATION,
-    Teardown,
+    Action, AisView, CLEANUP_STARTED_ANNOTATION, JobView, MAINTAINED_ANNOTATION, Observed, Plan,
+    RESTART_HASH_ANNOTATION, Teardown, parse_maintained,
 };
 
 /// What the Kubernetes reads gave: the observation so far and the builders' facts.
@@ -74,6 +74,11 @@ pub async fn kubernetes(
         rebalance_on,
         restart_hash: facts.previous_restart_hash.clone(),
         cleanup_started: ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION),
+        maintained: ais
+            .annotations()
+            .get(MAINTAINED_ANNOTATION)
+            .map(|v| parse_maintained(v))
+            .unwrap_or_default(),
         statefulsets: PerRole {
             proxy: live.proxy,
             target: live.target,

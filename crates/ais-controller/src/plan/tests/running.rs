@@ -185,11 +185,61 @@ fn a_restarted_target_in_maintenance_is_taken_out_of_it() {
     let mut w = ready(1);
     w.o.pods.target[0].ready = false;
     w.o.ais = connected(smap(&[(0, 0)], &[(0, MAINT)], None));
+    w.o.maintained = ["target0".to_string()].into();
     let p = w.plan();
     assert!(matches!(
         ais_calls(&p).as_slice(),
         [AisCall::StopMaintenance { pod, .. }] if pod == "ais-target-0"
     ));
+    let call = p
+        .actions
+        .iter()
+        .position(|a| matches!(a, Action::Ais(_)))
+        .unwrap();
+    assert_eq!(
+        p.actions[call + 1],
+        Action::Annotate {
+            key: MAINTAINED_ANNOTATION,
+            value: String::new()
+        },
+        "forgotten once AIS took it out"
+    );
+}
+
+#[test]
+fn an_admins_maintenance_is_never_undone() {
+    let mut w = ready(1);
+    w.o.pods.target[0].ready = false;
+    w.o.ais = connected(smap(&[(0, 0)], &[(0, MAINT)], None));
+    for _ in 0..5 {
+        let p = w.plan();
+        assert!(ais_calls(&p).is_empty(), "{:?}", p.actions);
+        w.o.state = p.next_state(w.o.state);
+    }
+}
+
+#[test]
+fn maintenance_is_recorded_before_ais_is_asked() {
+    let mut w = ready(2).observe(|o| o.rebalance_on = false);
+    let d = w.desired();
+    w.o.statefulsets.target = Some(live_sts(&d.target_statefulset, 2, 2, "r1", "r2"));
+    let p = w.plan();
+    let record = p
+        .actions
+        .iter()
+        .position(|a| {
+            *a == Action::Annotate {
+                key: MAINTAINED_ANNOTATION,
+                value: "target0".into(),
+            }
+        })
+        .unwrap();
+    let call = p
+        .actions
+        .iter()
+        .position(|a| matches!(a, Action::Ais(AisCall::StartMaintenance { .. })))
+        .unwrap();
+    assert!(record < call);
 }
 
 #[test]
@@ -293,4 +343,46 @@ fn resume_scales_the_proxies_up_first() {
     let p = w.plan();
     assert!(sts_applies(&p).contains(&(Role::Proxy, 1, false)));
     assert!(!sts_applies(&p).contains(&(Role::Target, 1, false)));
+}
+
+#[test]
+fn a_rollout_restart_of_the_targets_rolls_like_an_upgrade() {
+    // `kubectl rollout restart` adds an annotation (another field manager's) and the
+    // StatefulSet controller moves the update revision; the OnDelete pods stay.
+    let mut w = ready(2);
+    let d = w.desired();
+    let mut live = live_sts(&d.target_statefulset, 2, 2, "r1", "r2");
+    let meta = live
+        .spec
+        .as_mut()
+        .unwrap()
+        .template
+        .metadata
+        .as_mut()
+        .unwrap();
+    meta.annotations.get_or_insert_default().insert(
+        "kubectl.kubernetes.io/restartedAt".into(),
+        "2026-12-02T07:00:00Z".into(),
+    );
+    w.o.statefulsets.target = Some(live);
+    let p = w.plan();
+    assert!(
+        !sts_applies(&p)
+            .iter()
+            .any(|(r, _, new)| *r == Role::Target && *new),
+        "the restart annotation is not removed"
+    );
+    assert!(has(
+        &p,
+        &Action::SetRebalance {
+            enabled: false,
+            required: false
+        }
+    ));
+    let p = w.observe(|o| o.rebalance_on = false).plan();
+    assert!(matches!(
+        ais_calls(&p).as_slice(),
+        [AisCall::StartMaintenance { pod, .. }] if pod == "ais-target-0"
+    ));
+    assert_eq!(state(&p), Some(ClusterState::Upgrading));
 }
