@@ -256,15 +256,16 @@ fn normalised_quantities_cause_no_rollout_loop() {
         assert!(
             containers
                 .iter()
-                .any(|c| { c["resources"]["requests"] == json!({"cpu": "100m", "memory": "1Gi"}) }),
+                .any(|c| c["resources"]["requests"]["cpu"] == "100m"
+                    && c["resources"]["requests"]["memory"] == "1Gi"),
             "{sts}: no container with the normalised requests: {containers:#?}"
         );
     }
     // The identity filter is right: the operator's creation of the StatefulSets is in the log.
     let all = statefulset_writes(ns, None, None);
     assert!(
-        all.iter().any(|w| w.contains(" create ais-target")),
-        "the audit log shows no StatefulSet create by {}; is the identity filter right? {all:#?}",
+        all.iter().any(|w| w.ends_with(" ais-target")),
+        "the audit log shows no write of StatefulSet ais-target by {}; is the identity filter right? {all:#?}",
         operator_username()
     );
 
@@ -361,6 +362,9 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
         .map(|p| (*p, vec![before[*p].clone()]))
         .collect();
     let (mut max_down, mut worst) = (0, String::new());
+    // A line each time what the poll sees changes: (seconds, target pod → (UID prefix, ready)).
+    let mut timeline: Vec<String> = Vec::new();
+    let mut last_seen = String::new();
     let start = Instant::now();
     let mut done: Option<Instant> = None;
     let mut states_after = BTreeMap::<String, usize>::new();
@@ -378,6 +382,26 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
                     }
                     None => down += 1,
                 }
+            }
+            let seen: Vec<String> = TARGETS
+                .iter()
+                .map(|p| {
+                    pods.get(*p).map_or_else(
+                        || format!("{p}=missing"),
+                        |(uid, ready)| {
+                            format!(
+                                "{p}={}{}",
+                                &uid[..8.min(uid.len())],
+                                if *ready { "" } else { "(not ready)" }
+                            )
+                        },
+                    )
+                })
+                .collect();
+            let seen = seen.join(" ");
+            if seen != last_seen {
+                timeline.push(format!("{:>4}s {seen}", start.elapsed().as_secs()));
+                last_seen = seen;
             }
             if down > max_down {
                 max_down = down;
@@ -399,7 +423,10 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
         std::thread::sleep(Duration::from_secs(1).saturating_sub(tick.elapsed()));
     }
     let took = done.unwrap().duration_since(start);
-    println!("rollout restart done in {took:?}; max targets down at once: {max_down}");
+    println!(
+        "rollout restart done in {took:?}; max targets down at once: {max_down}; timeline:\n{}",
+        timeline.join("\n")
+    );
 
     for (pod, uids) in &seq {
         assert_eq!(
@@ -428,6 +455,7 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
     // Each target went into maintenance before its restart, and was restarted once.
     let evs = events(ns);
     let notes: Vec<String> = evs.iter().map(|(_, n, _)| n.clone()).collect();
+    println!("events:\n  {}", notes.join("\n  "));
     for pod in TARGETS {
         let maint = notes.iter().position(|n| {
             n.contains("start maintenance of") && n.contains(&format!("(pod {pod})"))
@@ -511,6 +539,19 @@ fn manual_maintenance_is_kept_across_reconciles() {
 
     let base = reconciles(health).unwrap();
     for i in 1..=5 {
+        if i == 4 {
+            // A node in maintenance fails its readiness probe: the last pokes find the pod not
+            // ready, which a controller might take for a pod to repair.
+            within(
+                ns,
+                &format!("{pod} not ready (in maintenance)"),
+                Duration::from_secs(120),
+                || {
+                    let pods = target_pods(ns)?;
+                    pods.get(pod).is_some_and(|(_, ready)| !ready).then_some(())
+                },
+            );
+        }
         let before = reconciles(health).unwrap();
         kubectl_ok(
             &[
@@ -545,6 +586,19 @@ fn manual_maintenance_is_kept_across_reconciles() {
             Some(&uid),
             "after poke {i}, {pod} was restarted\n{}",
             dump(ns)
+        );
+        let status = get_json(&["aistore", "-n", ns, NAME]).unwrap()["status"].clone();
+        let conditions: Vec<String> = status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{}={} ({})", c["type"], c["status"], c["message"]))
+            .collect();
+        println!(
+            "poke {i}: {} reconciles since maintenance started, {pod} flags {}, state {}, conditions {conditions:?}",
+            now - base,
+            flags(&node),
+            status["state"]
         );
     }
     let total = reconciles(health).unwrap() - base;
