@@ -197,6 +197,7 @@ async fn main() -> anyhow::Result<()> {
         }),
         cleanup_image: args.cleanup_image.clone(),
         swept: ais_controller::reconcile::owned::Swept::default(),
+        futile: ais_controller::reconcile::futile::FutileApplies::default(),
     });
 
     let health = tokio::net::TcpListener::bind(args.health_addr)

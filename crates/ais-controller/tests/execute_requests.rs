@@ -108,6 +108,7 @@ fn context(client: kube::Client) -> Context {
         }),
         cleanup_image: "cleanup:1".into(),
         swept: Swept::default(),
+        futile: ais_controller::reconcile::futile::FutileApplies::default(),
     }
 }
 

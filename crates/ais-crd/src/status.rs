@@ -169,4 +169,7 @@ pub mod condition {
     pub const READY_REBALANCE: &str = "ReadyRebalance";
     /// The spec passed validation.
     pub const VALID: &str = "Valid";
+    /// The StatefulSets converge: False when applying a pod template changes nothing (another
+    /// field manager keeps a field this operator would change), instead of applying forever.
+    pub const TEMPLATES_CONVERGE: &str = "TemplatesConverge";
 }

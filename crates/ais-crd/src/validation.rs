@@ -110,6 +110,7 @@ pub fn validate(new: &AIStoreSpec, old: Option<&AIStoreSpec>) -> Validation {
     check_size(new, &mut v);
     check_state_storage(new, &mut v);
     check_shutdown(new, &mut v);
+    check_single_proxy_state(new, &mut v);
     check_autoscaling(new, &mut v);
     check_ports("spec.proxySpec", &new.proxy_spec, &mut v);
     check_ports("spec.targetSpec", &new.target_spec.daemon, &mut v);
@@ -224,6 +225,20 @@ fn check_shutdown(spec: &AIStoreSpec, v: &mut Validation) {
     }
 }
 
+/// One proxy with its state in an emptyDir holds the only copy of the cluster map: restarting
+/// it brings up a new cluster UUID that the targets refuse (AIS: split-brain uuid).
+fn check_single_proxy_state(spec: &AIStoreSpec, v: &mut Validation) {
+    if legacy::state_storage_mode(spec) == StateStorageMode::EmptyDir
+        && spec.proxy_size() == Some(1)
+    {
+        v.warn(
+            "spec.stateStorage.emptyDir with one proxy: the cluster map lives only in that proxy's emptyDir, \
+             so the operator holds back every change that would restart it (proxy image, env, resources, ...); \
+             run two or more proxies (spec.proxySpec.size) to upgrade in place",
+        );
+    }
+}
+
 fn check_autoscaling(spec: &AIStoreSpec, v: &mut Validation) {
     if spec.size == Some(-1) {
         for (path, size) in [
@@ -299,7 +314,7 @@ fn check_ports(prefix: &str, role: &DaemonSpec, v: &mut Validation) {
         }
     }
     if let Some(host_port) = role.host_port
-        && !(0..=65535).contains(&host_port)
+        && !(1..=65535).contains(&host_port)
     {
         v.error(
             format!("{prefix}.hostPort"),
@@ -340,12 +355,11 @@ fn check_mounts(spec: &AIStoreSpec, v: &mut Validation) {
             continue;
         }
         if mount.use_host_path != Some(true) && mount.size.is_none() {
-            v.error(
-                format!("{path}.size"),
-                ErrorKind::Required,
-                "a mount backed by a PersistentVolumeClaim needs a size",
-                "set size (e.g. 100Gi), or set useHostPath: true",
-            );
+            // Accepted since the reference's v2.16, which builds the claim without a storage
+            // request; the API server then refuses to create the PVC.
+            v.warn(format!(
+                "{path}.size is not set: its PVC template requests no storage, and the API server refuses such a claim (the target pods stay Pending); set size (e.g. 100Gi), or useHostPath: true"
+            ));
         }
         for (j, other) in mounts.iter().enumerate().take(i) {
             let q = other.path.trim_end_matches('/');

@@ -165,6 +165,13 @@ fn errors() {
             "port is required",
         ),
         (
+            "host port zero",
+            json!({"proxySpec": {"hostPort": 0}}),
+            "spec.proxySpec.hostPort",
+            ErrorKind::Invalid,
+            "0: must be between 1 and 65535",
+        ),
+        (
             "host port out of range",
             json!({"proxySpec": {"hostPort": 70000}}),
             "spec.proxySpec.hostPort",
@@ -184,13 +191,6 @@ fn errors() {
             "spec.targetSpec.mounts[0].path",
             ErrorKind::Invalid,
             "is not an absolute path",
-        ),
-        (
-            "pvc mount without size",
-            json!({"targetSpec": {"mounts": [{"path": "/ais1"}]}}),
-            "spec.targetSpec.mounts[0].size",
-            ErrorKind::Required,
-            "needs a size",
         ),
         (
             "duplicate mounts",
@@ -409,6 +409,16 @@ fn warnings() {
             "cleanup on all nodes",
             json!({"cleanupMetadata": true}),
             "cleanupMetadata is enabled with hostpath state and empty nodeSelector; host cleanup jobs will run on ALL nodes in the cluster",
+        ),
+        (
+            "pvc mount without size (accepted, as by the reference)",
+            json!({"targetSpec": {"mounts": [{"path": "/ais1", "label": "disk1"}]}}),
+            "spec.targetSpec.mounts[0].size is not set",
+        ),
+        (
+            "one proxy with its state in an emptyDir",
+            json!({"size": 1, "stateStorage": {"hostPath": null, "emptyDir": {}}}),
+            "the cluster map lives only in that proxy's emptyDir",
         ),
         (
             "safe decommission without rebalance",

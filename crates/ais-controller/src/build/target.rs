@@ -79,17 +79,19 @@ pub fn parts(cluster: &Cluster<'_>, restart_hash: &str) -> Result<RoleParts, Bui
         }
         let claim_name = names::data_pvc(&cluster.name, &m.path);
         let field = || format!("spec.targetSpec.mounts[{i}].size");
-        let size = m.size.as_ref().ok_or_else(|| BuildError::InvalidSize {
-            field: field(),
-            source: super::quantity::SizeError::Missing,
-        })?;
-        let bytes = quantity_bytes(size).map_err(|source| BuildError::InvalidSize {
-            field: field(),
-            source,
-        })?;
         // Whole bytes, rounded down, printed in the format the size was written in; a size
-        // that rounds to nothing requests nothing, as in the reference.
-        let request = (bytes > 0).then(|| bytes_quantity_as(bytes, quantity_format(size)));
+        // that rounds to nothing, or none (accepted since the reference's v2.16), requests
+        // nothing, as in the reference.
+        let request = match m.size.as_ref() {
+            Some(size) => {
+                let bytes = quantity_bytes(size).map_err(|source| BuildError::InvalidSize {
+                    field: field(),
+                    source,
+                })?;
+                (bytes > 0).then(|| bytes_quantity_as(bytes, quantity_format(size)))
+            }
+            None => None,
+        };
         parts.data_claims.push(claim(
             claim_name.clone(),
             request,
@@ -399,5 +401,42 @@ spec:
             err.to_string()
                 .starts_with("spec.targetSpec.mounts[0].size")
         );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod sizeless {
+    use super::super::Cluster;
+    use super::super::testing::{facts, from_yaml};
+    use super::*;
+
+    #[test]
+    fn a_pvc_mount_without_size_gets_a_claim_without_a_request() {
+        let ais = from_yaml(
+            r#"
+apiVersion: ais.nvidia.com/v1beta1
+kind: AIStore
+metadata: {name: ais, namespace: ais, uid: "1"}
+spec:
+  size: 1
+  nodeImage: n:1
+  initImage: i:1
+  proxySpec: {}
+  targetSpec:
+    mounts: [{path: /ais1, label: disk1}]
+"#,
+        );
+        let f = facts();
+        let sts = statefulset(&Cluster::new(&ais, &f).unwrap(), "h").unwrap();
+        let claims = sts.spec.unwrap().volume_claim_templates.unwrap();
+        let data = claims
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some("ais-ais1"))
+            .unwrap();
+        let spec = data.spec.as_ref().unwrap();
+        assert_eq!(spec.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
+        assert_eq!(spec.resources.as_ref().unwrap().requests, None);
+        assert_eq!(spec.storage_class_name, None);
     }
 }

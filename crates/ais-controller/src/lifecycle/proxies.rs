@@ -42,8 +42,14 @@ pub fn plan(r: &RoleInput<'_>) -> Step {
 /// it back with partition 1, so pods N-1…1 update first.
 pub fn template_update(r: &RoleInput<'_>) -> TemplateUpdate {
     let any_ready = r.pods.iter().any(|p| p.ready);
-    let Some(smap) = r.smap.filter(|_| r.sts.replicas > 1 && any_ready) else {
+    if r.sts.replicas <= 1 || !any_ready {
+        // Nothing to hand over to: one proxy, or none serves (a repair must go on).
         return TemplateUpdate::Apply { partition: 0 };
+    }
+    let Some(smap) = r.smap else {
+        return TemplateUpdate::First(Step::poll(
+            "AIS does not answer: the new proxy template waits until AIS can move the primary (a primary never restarts without a handoff)",
+        ));
     };
     let first = r.pod_name(0);
     if smap.primary_is_pod(&first) {

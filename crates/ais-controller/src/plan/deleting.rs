@@ -129,9 +129,15 @@ fn host_cleanup(w: &Spec<'_>, o: &Observed, t: &Teardown, d: &mut Draft) -> Requ
         d.state(ClusterState::Finalized);
         return Requeue::After(NEXT);
     };
-    if t.jobs.is_empty() && !o.cleanup_started {
-        for node in &t.cleanup_nodes {
-            d.act(Action::CreateCleanupJob { node: node.clone() });
+    if !o.cleanup_started {
+        // From the list, each Job once: a crash between two creations leaves no node
+        // uncleaned, and the next reconcile creates the missing ones.
+        let mut created = 0;
+        for (node, job) in &t.cleanup_nodes {
+            if !t.jobs.iter().any(|j| &j.name == job) {
+                d.act(Action::CreateCleanupJob { node: node.clone() });
+                created += 1;
+            }
         }
         d.act(Action::Annotate {
             key: CLEANUP_STARTED_ANNOTATION,
@@ -140,7 +146,10 @@ fn host_cleanup(w: &Spec<'_>, o: &Observed, t: &Teardown, d: &mut Draft) -> Requ
         d.note(
             "HostCleanup",
             "Delete",
-            format!("Removing {dir} on {} node(s)", t.cleanup_nodes.len()),
+            format!(
+                "Removing {dir} on {} node(s) ({created} cleanup Job(s) created now)",
+                t.cleanup_nodes.len()
+            ),
         );
         return Requeue::After(CHECK);
     }

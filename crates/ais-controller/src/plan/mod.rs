@@ -42,6 +42,9 @@ pub const BLOCKED: Duration = Duration::from_secs(60);
 pub const NEXT: Duration = Duration::from_secs(1);
 /// Requeue while a deletion step waits for objects or pods to go.
 pub const CHECK: Duration = Duration::from_secs(5);
+/// Applies of the same pod template over the same live one after which the operator stops
+/// and says so (condition `TemplatesConverge=False`) instead of applying forever.
+pub const MAX_FUTILE_APPLIES: u32 = 3;
 /// A host cleanup Job older than this is given up on (the reference's limit).
 pub const JOB_DEADLINE_SECONDS: i64 = 120;
 
@@ -72,6 +75,11 @@ pub struct Observed {
     pub cleanup_started: bool,
     /// AIS node IDs the operator put into maintenance ([`MAINTAINED_ANNOTATION`]).
     pub maintained: BTreeSet<String>,
+    /// How often in a row this process applied the desired pod template of each role over
+    /// the same live template (an apply that changed nothing); 0 when it did not.
+    pub futile_applies: PerRole<u32>,
+    /// Condition `TemplatesConverge` is False.
+    pub templates_stuck: bool,
     /// The two StatefulSets, when they exist.
     pub statefulsets: PerRole<Option<StatefulSet>>,
     /// The pods of each StatefulSet, by ordinal.
@@ -130,8 +138,9 @@ pub struct Teardown {
     pub pvcs: Vec<String>,
     /// Its host cleanup Jobs.
     pub jobs: Vec<JobView>,
-    /// Nodes whose host path may hold its state (read only when the Jobs are to be created).
-    pub cleanup_nodes: Vec<String>,
+    /// Nodes whose host path may hold its state, with the name of each one's cleanup Job
+    /// (read only until every Job was created).
+    pub cleanup_nodes: Vec<(String, String)>,
 }
 
 /// A host cleanup Job.

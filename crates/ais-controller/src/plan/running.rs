@@ -9,8 +9,9 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 
 use super::{
-    AFTER_CALL, Action, AisView, BLOCKED, Draft, MAINTAINED_ANNOTATION, NEXT, Observed, POLL, Plan,
-    RESTART_HASH_ANNOTATION, Requeue, WATCHED, maintained_value, rebalance_message,
+    AFTER_CALL, Action, AisView, BLOCKED, Draft, MAINTAINED_ANNOTATION, MAX_FUTILE_APPLIES, NEXT,
+    Observed, POLL, Plan, RESTART_HASH_ANNOTATION, Requeue, WATCHED, maintained_value,
+    rebalance_message,
 };
 use crate::build::{Desired, Role};
 use crate::lifecycle::bootstrap::{self, Bootstrap, BootstrapInput};
@@ -30,6 +31,7 @@ pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan 
         rebalance_on: o.rebalance_on,
         scaling: false,
         maintained: o.maintained.clone(),
+        stuck: Vec::new(),
     };
     run.scaling = run.scaling_under_way();
     run.draft.act(Action::ApplyInventory);
@@ -42,6 +44,7 @@ pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan 
         });
     }
     let requeue = run.steps();
+    run.templates_converge();
     run.draft.done(requeue)
 }
 
@@ -61,9 +64,31 @@ struct Running<'a> {
     scaling: bool,
     /// The nodes the operator put into maintenance, as this plan leaves them.
     maintained: BTreeSet<String>,
+    /// Template changes that applying does not converge.
+    stuck: Vec<String>,
 }
 
 impl Running<'_> {
+    /// Condition `TemplatesConverge`: False (and a Warning) while a template change does not
+    /// converge; True again once it does.
+    fn templates_converge(&mut self) {
+        if self.stuck.is_empty() {
+            if self.o.templates_stuck {
+                self.draft.status.templates_converge =
+                    Some(Cond::new(true, "Converged", "The pod templates converge"));
+            }
+            return;
+        }
+        let message = format!(
+            "applying the pod template changed nothing {MAX_FUTILE_APPLIES} times in a row ({}); another field manager probably owns the field (kubectl get statefulset -o yaml --show-managed-fields). The operator stops applying it until the spec or that field changes",
+            self.stuck.join("; ")
+        );
+        self.draft
+            .warn("TemplateNotConverging", "Reconcile", message.clone());
+        self.draft.status.templates_converge =
+            Some(Cond::new(false, "TemplateNotConverging", message));
+    }
+
     /// Whether the work under way is a change of replicas only: a StatefulSet's replicas
     /// differ from the spec's (or the cluster is already Scaling), and no pod template
     /// changes or rolls.
@@ -223,6 +248,17 @@ impl Running<'_> {
         )
     }
 
+    /// The template change to roll out, unless applying it has changed nothing
+    /// [`MAX_FUTILE_APPLIES`] times in a row: then it is reported, not applied again.
+    fn pending_template(&mut self, role: Role, live: &StatefulSet) -> Option<String> {
+        let reason = self.template_change(role, live)?;
+        if *self.o.futile_applies.get(role) >= MAX_FUTILE_APPLIES {
+            self.stuck.push(format!("{role}s: {reason}"));
+            return None;
+        }
+        Some(reason)
+    }
+
     /// Applies the role's StatefulSet with its live template (operator fields converge, no
     /// pod rolls); `Some` while the StatefulSet controller has not observed it yet.
     fn keep_template(&mut self, role: Role, view: &StsView) -> Option<Requeue> {
@@ -245,7 +281,13 @@ impl Running<'_> {
             return Some(Requeue::After(WATCHED));
         };
         let view = StsView::of(&live);
-        if let Some(reason) = self.template_change(Role::Proxy, &live) {
+        if let Some(reason) = self.pending_template(Role::Proxy, &live) {
+            if view.replicas == 1 && self.map_only_in_empty_dir() {
+                let msg = format!(
+                    "the proxy template changed ({reason}), but the only proxy keeps the cluster map in an emptyDir: restarting it would start a new cluster that the targets refuse. Scale spec.proxySpec.size to 2 or more (then the change rolls one proxy at a time), or revert the change"
+                );
+                return Some(self.step(Role::Proxy, Step::Blocked(msg)));
+            }
             match proxies::template_update(&self.role_input(Role::Proxy, &view)) {
                 TemplateUpdate::First(step) => return Some(self.step(Role::Proxy, step)),
                 TemplateUpdate::Apply { partition } => {
@@ -268,6 +310,38 @@ impl Running<'_> {
         }
     }
 
+    /// A lifecycle step AIS or Kubernetes is still carrying out: a node being decommissioned,
+    /// a node the operator put into maintenance (a target restart or a `retain` scale-down),
+    /// a pod terminating.
+    fn step_in_flight(&self) -> Option<String> {
+        if let Some(smap) = self.o.ais.smap() {
+            if let Some(node) = smap.nodes().find(|n| n.is_decommissioning()) {
+                return Some(format!("the decommission of {}", node.daemon_id));
+            }
+            if let Some(node) = smap
+                .nodes()
+                .find(|n| n.in_maintenance() && self.maintained.contains(&n.daemon_id))
+            {
+                return Some(format!("the maintenance of {}", node.daemon_id));
+            }
+        }
+        let pods = self.o.pods.proxy.iter().chain(&self.o.pods.target);
+        pods.filter(|p| p.terminating)
+            .map(|p| format!("the restart of pod {}", p.name))
+            .next()
+    }
+
+    /// Whether the cluster map's only copy is in a running proxy's emptyDir.
+    fn map_only_in_empty_dir(&self) -> bool {
+        let empty_dir = self
+            .w
+            .spec
+            .state_storage
+            .as_ref()
+            .is_some_and(|s| s.empty_dir.is_some());
+        empty_dir && self.o.pods.proxy.iter().any(|p| p.ready)
+    }
+
     /// Targets, after the proxies are done: rebalance off before a new template, then the
     /// ordered rollout, scaling by `scaleDownMode`.
     fn targets(&mut self) -> Option<Requeue> {
@@ -277,7 +351,7 @@ impl Running<'_> {
             return Some(Requeue::After(WATCHED));
         };
         let view = StsView::of(&live);
-        if let Some(reason) = self.template_change(Role::Target, &live) {
+        if let Some(reason) = self.pending_template(Role::Target, &live) {
             if self.rebalance_on {
                 // Restarted targets keep their data: no rebalance while they come and go.
                 let off = Step::SetRebalance {
@@ -507,6 +581,11 @@ impl Running<'_> {
             return Requeue::AwaitChange;
         }
         if self.o.state != Some(ClusterState::ShuttingDown) {
+            if let Some(step) = self.step_in_flight() {
+                // The shutdown starts once the node AIS is releasing or the pod that restarts
+                // is done: stopping AIS halfway through a decommission strands its data.
+                return self.progress(&format!("shutdown waits for {step} to finish"), true);
+            }
             if self.rebalance_on {
                 self.set_rebalance(false, RebalanceReason::Shutdown, false);
             }

@@ -185,6 +185,11 @@ impl<'a, A: AisApi> Executor<'a, A> {
                     new_template: *new_template,
                     partition: *partition,
                 };
+                if *new_template {
+                    self.ctx
+                        .futile
+                        .applied(&self.key, *role, self.desired()?, live.as_ref());
+                }
                 let desired = self.desired()?.statefulset(*role);
                 let out = apply_choice(self.ctx, &ns, desired, live, choice).await?;
                 *self.applied.get_mut(*role) = Some(out);
@@ -261,6 +266,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
                 self.ctx.clients.invalidate(&self.key);
                 self.ctx.clients.tokens.forget(&self.key);
                 self.ctx.swept.forget(&self.key);
+                self.ctx.futile.forget(&self.key);
                 self.ctx.metrics.set_state(&self.key, None);
             }
             Action::Event(note) => self.publish(note).await,

@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod execute;
 pub mod finalizer;
+pub mod futile;
 pub mod live;
 pub mod nodes;
 pub mod observe;
@@ -59,6 +60,8 @@ pub struct Context {
     pub cleanup_image: String,
     /// The inventory each cluster was last swept with.
     pub swept: owned::Swept,
+    /// Pod-template applies that changed nothing.
+    pub futile: futile::FutileApplies,
 }
 
 impl std::fmt::Debug for Context {

@@ -74,6 +74,12 @@ pub async fn kubernetes(
         rebalance_on,
         restart_hash: facts.previous_restart_hash.clone(),
         cleanup_started: ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION),
+        futile_applies: PerRole::default(),
+        templates_stuck: status.is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == condition::TEMPLATES_CONVERGE && c.status == "False")
+        }),
         maintained: ais
             .annotations()
             .get(MAINTAINED_ANNOTATION)
@@ -122,6 +128,8 @@ pub async fn rest(
     let Some(desired) = desired else {
         return Ok(None);
     };
+    let key = format!("{}/{}", ais.namespace().unwrap_or_default(), ais.name_any());
+    observed.futile_applies = ctx.futile.counts(&key, desired, &observed.statefulsets);
     let (view, session) = ais_view(ctx, ais, desired, observed).await;
     observed.ais = view;
     Ok(session)
@@ -250,8 +258,15 @@ pub async fn teardown(
         }
         Some(ClusterState::HostCleanup) => {
             out.jobs = cleanup_jobs(c, &ns, &name).await?;
-            if out.jobs.is_empty() && !ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION) {
-                out.cleanup_nodes = cleanup_nodes(c, spec).await?;
+            if !ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION) {
+                out.cleanup_nodes = cleanup_nodes(c, spec)
+                    .await?
+                    .into_iter()
+                    .map(|node| {
+                        let job = cleanup::job_name(&name, &node);
+                        (node, job)
+                    })
+                    .collect();
             }
         }
         _ => {}

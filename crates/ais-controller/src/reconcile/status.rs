@@ -83,6 +83,8 @@ pub struct Observation {
     pub ready: Option<Cond>,
     /// Condition `ReadyRebalance`; `None` keeps it.
     pub rebalance: Option<Cond>,
+    /// Condition `TemplatesConverge`; `None` keeps it (it is set only once it was False).
+    pub templates_converge: Option<Cond>,
     /// `status.clusterID` (the AIS cluster map UUID), when AIS answered.
     pub cluster_id: Option<String>,
 }
@@ -146,6 +148,9 @@ pub fn next(current: Option<&AIStoreStatus>, obs: &Observation, now: Timestamp) 
     }
     if let Some(c) = &obs.rebalance {
         set(condition::READY_REBALANCE, c);
+    }
+    if let Some(c) = &obs.templates_converge {
+        set(condition::TEMPLATES_CONVERGE, c);
     }
     if obs.state.is_some() {
         status.state = obs.state;

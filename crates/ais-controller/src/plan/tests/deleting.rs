@@ -125,7 +125,10 @@ fn host_cleanup_creates_one_job_per_node_once_then_waits() {
     assert_eq!(state(&w.plan()), Some(ClusterState::HostCleanup));
     w.o.state = Some(ClusterState::HostCleanup);
     w.o.teardown = Some(Teardown {
-        cleanup_nodes: vec!["n1".into(), "n2".into()],
+        cleanup_nodes: vec![
+            ("n1".into(), "cleanup-ais-n1".into()),
+            ("n2".into(), "cleanup-ais-n2".into()),
+        ],
         ..Teardown::default()
     });
     let p = w.plan();
@@ -171,4 +174,38 @@ fn finalized_removes_the_finalizer_and_writes_no_status() {
     let p = deleted(ready(1), Some(ClusterState::Finalized)).plan();
     assert_eq!(p.actions, vec![Action::RemoveFinalizer]);
     assert!(p.status.is_none());
+}
+
+#[test]
+fn host_cleanup_after_a_crash_creates_only_the_missing_jobs() {
+    let host = |a: &mut AIStore| {
+        a.spec.cleanup_metadata = Some(true);
+        a.spec.state_storage = None;
+        a.spec.state_storage_class = None;
+        a.spec.hostpath_prefix = Some("/etc/ais".into());
+    };
+    // The first Job was created, then the controller died before it recorded the start.
+    let mut w = deleted(ready(1).with(host), Some(ClusterState::HostCleanup));
+    w.o.teardown = Some(Teardown {
+        cleanup_nodes: vec![
+            ("n1".into(), "cleanup-ais-n1".into()),
+            ("n2".into(), "cleanup-ais-n2".into()),
+        ],
+        jobs: vec![JobView {
+            name: "cleanup-ais-n1".into(),
+            succeeded: false,
+            age_seconds: 3,
+        }],
+        ..Teardown::default()
+    });
+    let p = w.plan();
+    let created: Vec<&Action> = p
+        .actions
+        .iter()
+        .filter(|a| matches!(a, Action::CreateCleanupJob { .. }))
+        .collect();
+    assert_eq!(
+        created,
+        vec![&Action::CreateCleanupJob { node: "n2".into() }]
+    );
 }

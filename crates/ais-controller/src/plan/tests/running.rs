@@ -386,3 +386,97 @@ fn a_rollout_restart_of_the_targets_rolls_like_an_upgrade() {
     ));
     assert_eq!(state(&p), Some(ClusterState::Upgrading));
 }
+
+#[test]
+fn the_only_proxy_with_its_map_in_an_empty_dir_is_not_restarted() {
+    let mut w = ready(1).with(|a| {
+        a.spec.state_storage =
+            Some(serde_json::from_value(serde_json::json!({"emptyDir": {}})).unwrap());
+    });
+    old_image(&mut w, Role::Proxy);
+    let p = w.plan();
+    assert!(
+        !sts_applies(&p).iter().any(|(_, _, new)| *new),
+        "no new template: {:?}",
+        p.actions
+    );
+    let cond = p.status.as_ref().unwrap().ready.clone().unwrap();
+    assert_eq!(cond.reason, "Blocked");
+    assert!(cond.message.contains("emptyDir"), "{cond:?}");
+    assert_eq!(p.requeue, Requeue::After(BLOCKED));
+}
+
+#[test]
+fn a_proxy_change_waits_while_ais_cannot_move_the_primary() {
+    let mut w = ready(1).with(|a| a.spec.proxy_spec.size = Some(2));
+    let d = w.desired();
+    w.o.statefulsets.proxy = Some(live_sts(&d.proxy_statefulset, 2, 2, "r1", "r1"));
+    w.o.pods.proxy = vec![pod("ais-proxy", 0, "r1"), pod("ais-proxy", 1, "r1")];
+    old_image(&mut w, Role::Proxy);
+    w.o.ais = AisView::Unavailable("no cluster map".into());
+    let p = w.plan();
+    assert!(!sts_applies(&p).iter().any(|(_, _, new)| *new));
+    assert_eq!(p.requeue, Requeue::After(POLL));
+    // With the map, the primary moves to pod 0 first (here it is there), then the template
+    // goes in with partition 1.
+    w.o.ais = connected(smap(&[(0, 0), (1, 0)], &[(0, 0)], None));
+    let p = w.plan();
+    assert!(has(
+        &p,
+        &Action::ApplyStatefulSet {
+            role: Role::Proxy,
+            replicas: 2,
+            new_template: true,
+            partition: Some(1)
+        }
+    ));
+}
+
+#[test]
+fn a_template_that_applying_does_not_change_is_reported_not_applied_forever() {
+    let mut w = ready(1).observe(|o| o.rebalance_on = false);
+    old_image(&mut w, Role::Target);
+    for n in 0..MAX_FUTILE_APPLIES {
+        w.o.futile_applies.target = n;
+        let p = w.plan();
+        assert!(
+            sts_applies(&p).contains(&(Role::Target, 1, true)),
+            "apply {n}"
+        );
+    }
+    w.o.futile_applies.target = MAX_FUTILE_APPLIES;
+    let p = w.plan();
+    assert!(!sts_applies(&p).iter().any(|(_, _, new)| *new));
+    let cond = p
+        .status
+        .as_ref()
+        .unwrap()
+        .templates_converge
+        .clone()
+        .unwrap();
+    assert!(!cond.ok);
+    assert!(cond.message.contains("image"), "names the field: {cond:?}");
+    // Converged again (the spec or the field changed): the condition goes back to True.
+    let w = ready(1).observe(|o| o.templates_stuck = true);
+    let cond = w.plan().status.unwrap().templates_converge.unwrap();
+    assert!(cond.ok);
+}
+
+#[test]
+fn shutdown_waits_for_a_decommission_or_a_restart_under_way() {
+    const DECOMM: u64 = 8;
+    let w = ready(2)
+        .with(|a| a.spec.shutdown_cluster = Some(true))
+        .observe(|o| o.ais = connected(smap(&[(0, 0)], &[(0, 0), (1, DECOMM)], None)));
+    let p = w.plan();
+    assert_ne!(state(&p), Some(ClusterState::ShuttingDown));
+    assert!(!has(&p, &Action::ShutdownAis));
+    let msg = p.status.as_ref().unwrap().ready.clone().unwrap().message;
+    assert!(msg.contains("decommission of target1"), "{msg}");
+    let w = ready(2)
+        .with(|a| a.spec.shutdown_cluster = Some(true))
+        .observe(|o| o.pods.target[1].terminating = true);
+    assert_ne!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+    let w = ready(2).with(|a| a.spec.shutdown_cluster = Some(true));
+    assert_eq!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+}
