@@ -238,6 +238,7 @@ fn statefulset_writes(ns: &str, from: Option<&str>, to: Option<&str>) -> Vec<Str
 
 #[test]
 fn normalised_quantities_cause_no_rollout_loop() {
+    let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-qty", &[]);
     let ns = ns_guard.0.as_str();
@@ -300,6 +301,20 @@ fn normalised_quantities_cause_no_rollout_loop() {
         "status.state left Ready in the window (state → polls): {states:?}\n{}",
         dump(ns)
     );
+    let conditions =
+        get_json(&["aistore", "-n", ns, NAME]).unwrap()["status"]["conditions"].clone();
+    assert!(
+        !conditions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "TemplatesConverge" && c["status"] == "False"),
+        "a pod template does not converge: {conditions:#}"
+    );
+    println!(
+        "normalised_quantities_cause_no_rollout_loop: passed in {:?}",
+        test_start.elapsed()
+    );
 }
 
 /// Target pod name → (UID, ready) of the target pods that exist and are not being deleted.
@@ -337,6 +352,7 @@ fn target_pods(ns: &str) -> Option<BTreeMap<String, (String, bool)>> {
 
 #[test]
 fn rollout_restart_replaces_each_target_once_in_maintenance() {
+    let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-roll", &[]);
     let ns = ns_guard.0.as_str();
@@ -493,6 +509,10 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
             smap_summary(&map)
         );
     }
+    println!(
+        "rollout_restart_replaces_each_target_once_in_maintenance: passed in {:?}",
+        test_start.elapsed()
+    );
 }
 
 /// `ais_operator_reconciles_total`, summed over clusters and results (the controller watches
@@ -520,6 +540,7 @@ fn maintenance(ns: &str, action: &str, sid: &str) {
 
 #[test]
 fn manual_maintenance_is_kept_across_reconciles() {
+    let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-maint", &[]);
     let ns = ns_guard.0.as_str();
@@ -622,4 +643,8 @@ fn manual_maintenance_is_kept_across_reconciles() {
     );
     wait_ready(ns);
     assert_eq!(pod_uids(ns).get(pod), Some(&uid), "{pod} was restarted");
+    println!(
+        "manual_maintenance_is_kept_across_reconciles: passed in {:?}",
+        test_start.elapsed()
+    );
 }
