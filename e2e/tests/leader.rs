@@ -32,6 +32,8 @@ fn start(name: &'static str, ns: &str) -> Replica {
         // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
         // IPs, which the host reaches over the cluster bridge.
         .env("AIS_ENDPOINT_MODE", "pod-ip")
+        // The host's resolv.conf has no `svc.<domain>` entry to discover the domain from.
+        .env("KUBERNETES_CLUSTER_DOMAIN", "cluster.local")
         .args([
             "--watch-namespaces",
             ns,

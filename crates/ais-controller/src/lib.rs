@@ -5,6 +5,7 @@
 
 pub mod ais;
 pub mod build;
+pub mod cluster_domain;
 pub mod leader;
 pub mod lifecycle;
 pub mod metrics;

@@ -40,9 +40,11 @@ struct Args {
     /// Namespaces to watch (repeat or comma-separate); all namespaces when empty.
     #[arg(long, env = "AIS_WATCH_NAMESPACES", value_delimiter = ',')]
     watch_namespaces: Vec<String>,
-    /// Cluster DNS domain of pod and Service names.
-    #[arg(long, env = "KUBERNETES_CLUSTER_DOMAIN", default_value = build::DEFAULT_CLUSTER_DOMAIN)]
-    cluster_domain: String,
+    /// Cluster DNS domain of pod and Service names. Unset: the `svc.<domain>` search entry of
+    /// /etc/resolv.conf (every pod has one); the controller does not start without either.
+    /// `render` uses cluster.local when unset.
+    #[arg(long, env = "KUBERNETES_CLUSTER_DOMAIN")]
+    cluster_domain: Option<String>,
     /// aisnode image for specs that name none.
     #[arg(long, env = "AIS_DEFAULT_NODE_IMAGE", default_value = ais_crd::defaults::DEFAULT_NODE_IMAGE)]
     default_node_image: String,
@@ -153,12 +155,23 @@ async fn main() -> anyhow::Result<()> {
                 node_image: args.default_node_image.clone(),
                 init_image: args.default_init_image.clone(),
             };
-            let facts = Facts::unobserved(args.cluster_domain.clone(), defaults, pods);
+            let domain = args
+                .cluster_domain
+                .clone()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
+            let facts = Facts::unobserved(domain, defaults, pods);
             return write_stdout(&ais_controller::render::render_file(file, &facts)?);
         }
         None => {}
     }
     telemetry::init(args.log_format, &args.log_level)?;
+    let cluster_domain = ais_controller::cluster_domain::resolve(
+        args.cluster_domain.as_deref(),
+        std::fs::read_to_string("/etc/resolv.conf")
+            .map_err(|e| format!("reading /etc/resolv.conf: {e}")),
+    )?;
+    tracing::info!(%cluster_domain, "cluster DNS domain");
     let _ = rustls_provider();
     let identity = std::env::var("POD_NAME")
         .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
@@ -181,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         client: client.clone(),
         recorder: Recorder::new(client.clone(), reporter),
         metrics: metrics.clone(),
-        cluster_domain: args.cluster_domain.clone(),
+        cluster_domain,
         defaults: Defaults {
             node_image: args.default_node_image,
             init_image: args.default_init_image,

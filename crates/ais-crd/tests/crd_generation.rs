@@ -87,11 +87,11 @@ fn schema_paths(crd: &Value) -> BTreeMap<String, String> {
     out
 }
 
-fn reference_paths(version: &str) -> BTreeMap<String, String> {
-    let path = common::reference_dir().join(format!("crd-{version}/ais.nvidia.com_aistores.yaml"));
+fn reference_paths(version: &str) -> Option<BTreeMap<String, String>> {
+    let path = common::reference_dir()?.join(format!("crd-{version}/ais.nvidia.com_aistores.yaml"));
     let text = std::fs::read_to_string(&path).unwrap();
     let value: Value = serde_yaml::from_str(&text).unwrap();
-    schema_paths(&value)
+    Some(schema_paths(&value))
 }
 
 /// Values deliberately widened from string to int-or-string, so v1.x manifests that wrote
@@ -117,8 +117,11 @@ const IMPLICIT: &[&str] = &[".apiVersion", ".kind", ".metadata"];
 
 fn assert_covers(version: &str) {
     let ours = schema_paths(&aistore_crd_value().unwrap());
+    let Some(reference) = reference_paths(version) else {
+        return;
+    };
     let mut problems = Vec::new();
-    for (path, ty) in reference_paths(version) {
+    for (path, ty) in reference {
         if IMPLICIT.contains(&path.as_str()) || newer_kubernetes_field(&path) {
             continue;
         }

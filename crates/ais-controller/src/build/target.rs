@@ -389,19 +389,6 @@ spec:
             .unwrap();
         assert_eq!(ext.value.as_deref(), Some("true"));
     }
-
-    #[test]
-    fn mount_without_size_is_an_error() {
-        let mut ais = aistore();
-        ais.spec.target_spec.mounts[0].size = None;
-        let f = facts();
-        let c = Cluster::new(&ais, &f).unwrap();
-        let err = statefulset(&c, "h").unwrap_err();
-        assert!(
-            err.to_string()
-                .starts_with("spec.targetSpec.mounts[0].size")
-        );
-    }
 }
 
 #[cfg(test)]

@@ -136,9 +136,16 @@ pub fn rollout(r: &RoleInput<'_>) -> Step {
             return Step::wait(format!("waiting for pod {name} to terminate"));
         }
         if pod.revision.as_deref() == Some(rev) {
-            // An unschedulable pod counts as done: waiting for it would block the rollout
-            // until a person frees a node.
-            if !pod.ready && !pod.unschedulable {
+            // A restarted target that cannot be scheduled (a node selector or affinity that
+            // excludes its node, its local volume's node gone) pauses the rollout: going on
+            // would take the next target down the same way.
+            if pod.unschedulable {
+                return Step::Blocked(format!(
+                    "the rollout pauses: target pod {name} stays Pending after its restart ({}); fix the pod's placement (nodeSelector, affinity, tolerations, its volume's node) or revert the change",
+                    pod.pending_reason.as_deref().unwrap_or("unschedulable")
+                ));
+            }
+            if !pod.ready {
                 if let Some(step) = resume_pod(r, pod) {
                     return step;
                 }
@@ -560,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn rollout_deletes_unschedulable_pods_and_moves_past_them() {
+    fn rollout_replaces_an_unschedulable_pod_then_pauses_if_it_stays_pending() {
         let mut s = sts(2, "a");
         s.update_revision = Some("b".into());
         let mut p = targets(2, "a");
@@ -570,6 +577,15 @@ mod tests {
         let role = input(2, &s, &p, Some(&m));
         assert_eq!(rollout(&role), Step::DeletePod("ais-target-0".into()));
         p[0].revision = Some("b".into());
+        p[0].pending_reason = Some("0/4 nodes are available: node(s) didn't match selector".into());
+        let role = input(2, &s, &p, Some(&m));
+        assert!(
+            matches!(rollout(&role), Step::Blocked(msg) if msg.contains("ais-target-0") && msg.contains("didn't match")),
+            "never past a target that stays Pending after its restart"
+        );
+        // Placed and ready again: the next target goes.
+        p[0].unschedulable = false;
+        p[0].ready = true;
         let role = input(2, &s, &p, Some(&m));
         assert_eq!(
             rollout(&role),

@@ -30,6 +30,8 @@ pub struct PodView {
     pub unschedulable: bool,
     /// A container waits in `CrashLoopBackOff`.
     pub crash_looping: bool,
+    /// Why the scheduler cannot place it (the `PodScheduled` condition's message).
+    pub pending_reason: Option<String>,
     /// `status.podIP`.
     pub pod_ip: Option<String>,
     /// `status.hostIP`.
@@ -48,6 +50,9 @@ impl PodView {
         let cond = |t: &str| conditions.iter().find(|c| c.type_ == t);
         let unschedulable = cond("PodScheduled")
             .is_some_and(|c| c.status == "False" && c.reason.as_deref() == Some("Unschedulable"));
+        let pending_reason = cond("PodScheduled")
+            .filter(|_| unschedulable)
+            .and_then(|c| c.message.clone());
         let crash_looping = status
             .container_statuses
             .unwrap_or_default()
@@ -72,6 +77,7 @@ impl PodView {
             terminating: pod.metadata.deletion_timestamp.is_some(),
             unschedulable,
             crash_looping,
+            pending_reason,
             decommissioned: pod
                 .metadata
                 .annotations
