@@ -172,4 +172,7 @@ pub mod condition {
     /// The StatefulSets converge: False when applying a pod template changes nothing (another
     /// field manager keeps a field this operator would change), instead of applying forever.
     pub const TEMPLATES_CONVERGE: &str = "TemplatesConverge";
+    /// Every object of the inventory is applied: False while an object of an owned name
+    /// belongs to someone else (it is left alone).
+    pub const OBJECTS_APPLIED: &str = "ObjectsApplied";
 }

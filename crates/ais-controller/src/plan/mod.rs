@@ -80,6 +80,11 @@ pub struct Observed {
     pub futile_applies: PerRole<u32>,
     /// Condition `TemplatesConverge` is False.
     pub templates_stuck: bool,
+    /// Objects of the inventory's names that exist and that the AIStore does not own (the
+    /// admin client Deployment `<name>-client` is checked).
+    pub foreign: Vec<(OwnedKind, String)>,
+    /// Condition `ObjectsApplied` is False.
+    pub objects_conflict: bool,
     /// The two StatefulSets, when they exist.
     pub statefulsets: PerRole<Option<StatefulSet>>,
     /// The pods of each StatefulSet, by ordinal.
@@ -178,8 +183,12 @@ pub enum Wanted<'a> {
 /// first that fails.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    /// Server-side apply of every object of the inventory but the StatefulSets.
-    ApplyInventory,
+    /// Server-side apply of every object of the inventory but the StatefulSets and `skip`
+    /// (objects of an owned name that belong to someone else).
+    ApplyInventory {
+        /// Left alone.
+        skip: Vec<(OwnedKind, String)>,
+    },
     /// Delete the owned objects that left the inventory.
     SweepInventory,
     /// Set an annotation of the AIStore.

@@ -34,7 +34,10 @@ pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan 
         stuck: Vec::new(),
     };
     run.scaling = run.scaling_under_way();
-    run.draft.act(Action::ApplyInventory);
+    run.draft.act(Action::ApplyInventory {
+        skip: o.foreign.clone(),
+    });
+    run.objects_applied();
     run.draft.act(Action::SweepInventory);
     if o.restart_hash.as_deref() != Some(w.desired.restart_hash.as_str()) {
         // Pod templates carry it; the config hash waits until the config reached AIS.
@@ -69,6 +72,33 @@ struct Running<'a> {
 }
 
 impl Running<'_> {
+    /// Condition `ObjectsApplied`: False (and a Warning) while an object of an owned name
+    /// belongs to someone else; True again once it does not.
+    fn objects_applied(&mut self) {
+        if self.o.foreign.is_empty() {
+            if self.o.objects_conflict {
+                self.draft.status.objects_applied = Some(Cond::new(
+                    true,
+                    "Applied",
+                    "Every object of the cluster is applied",
+                ));
+            }
+            return;
+        }
+        let names: Vec<String> = self
+            .o
+            .foreign
+            .iter()
+            .map(|(kind, name)| format!("{kind} {name}"))
+            .collect();
+        let message = format!(
+            "{} exists and is not owned by this AIStore, so the operator leaves it alone; delete or rename it to let the operator create its own, or disable what needs it (spec.adminClient)",
+            names.join(", ")
+        );
+        self.draft.warn("Conflict", "Apply", message.clone());
+        self.draft.status.objects_applied = Some(Cond::new(false, "ForeignObject", message));
+    }
+
     /// Condition `TemplatesConverge`: False (and a Warning) while a template change does not
     /// converge; True again once it does.
     fn templates_converge(&mut self) {

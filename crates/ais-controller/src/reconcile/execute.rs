@@ -150,8 +150,8 @@ impl<'a, A: AisApi> Executor<'a, A> {
     async fn one(&mut self, action: &Action) -> Result<(), Error> {
         let ns = self.ns.clone();
         match action {
-            Action::ApplyInventory => {
-                owned::apply_prerequisites(self.ctx, &ns, self.desired()?).await?;
+            Action::ApplyInventory { skip } => {
+                owned::apply_prerequisites(self.ctx, &ns, self.desired()?, skip).await?;
             }
             Action::SweepInventory => {
                 let uid = self.ais.meta().uid.as_deref().unwrap_or_default();

@@ -15,7 +15,7 @@ use super::status::is_true;
 use super::{Context, Error, nodes, owned};
 use crate::ais::{Session, endpoint};
 use crate::build::inventory;
-use crate::build::{Desired, Facts, PerRole, Role, cleanup, labels, names};
+use crate::build::{Desired, Facts, OwnedKind, PerRole, Role, cleanup, labels, names};
 use crate::plan::{
     Action, AisView, CLEANUP_STARTED_ANNOTATION, JobView, MAINTAINED_ANNOTATION, Observed, Plan,
     RESTART_HASH_ANNOTATION, Teardown, parse_maintained,
@@ -75,6 +75,12 @@ pub async fn kubernetes(
         restart_hash: facts.previous_restart_hash.clone(),
         cleanup_started: ais.annotations().contains_key(CLEANUP_STARTED_ANNOTATION),
         futile_applies: PerRole::default(),
+        foreign: Vec::new(),
+        objects_conflict: status.is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == condition::OBJECTS_APPLIED && c.status == "False")
+        }),
         templates_stuck: status.is_some_and(|s| {
             s.conditions
                 .iter()
@@ -130,9 +136,35 @@ pub async fn rest(
     };
     let key = format!("{}/{}", ais.namespace().unwrap_or_default(), ais.name_any());
     observed.futile_applies = ctx.futile.counts(&key, desired, &observed.statefulsets);
+    observed.foreign = foreign(ctx, ais, desired).await?;
     let (view, session) = ais_view(ctx, ais, desired, observed).await;
     observed.ais = view;
     Ok(session)
+}
+
+/// Objects of the inventory's names that someone else owns: the admin client Deployment, the
+/// one owned name a user is likely to have taken.
+async fn foreign(
+    ctx: &Context,
+    ais: &AIStore,
+    desired: &Desired,
+) -> Result<Vec<(OwnedKind, String)>, Error> {
+    let Some(name) = desired
+        .admin_client
+        .as_ref()
+        .and_then(|d| d.metadata.name.clone())
+    else {
+        return Ok(Vec::new());
+    };
+    let ns = ais.namespace().unwrap_or_default();
+    let uid = ais.metadata.uid.as_deref().unwrap_or_default();
+    let meta = owned::get_meta(&ctx.client, &ns, OwnedKind::Deployment, &name).await?;
+    let theirs = meta.is_some_and(|m| !m.owner_references.iter().flatten().any(|o| o.uid == uid));
+    Ok(if theirs {
+        vec![(OwnedKind::Deployment, name)]
+    } else {
+        Vec::new()
+    })
 }
 
 /// The AIS client a deletion plan needs to stop AIS, when it needs one.

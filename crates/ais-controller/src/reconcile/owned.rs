@@ -64,10 +64,16 @@ fn certificate_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(&gvk, "certificates")
 }
 
-/// Applies every object of the inventory but the StatefulSets, in order.
-pub async fn apply_prerequisites(ctx: &Context, ns: &str, desired: &Desired) -> Result<(), Error> {
+/// Applies every object of the inventory but the StatefulSets and `skip`, in order.
+pub async fn apply_prerequisites(
+    ctx: &Context,
+    ns: &str,
+    desired: &Desired,
+    skip: &[(OwnedKind, String)],
+) -> Result<(), Error> {
     let (c, m) = (&ctx.client, &ctx.metrics);
-    for object in desired.prerequisites() {
+    let skipped = |o: &Owned<'_>| skip.iter().any(|(k, n)| *k == o.kind() && n == o.name());
+    for object in desired.prerequisites().filter(|o| !skipped(o)) {
         match object {
             Owned::ServiceAccount(o) => drop(apply::apply(c, m, ns, o).await?),
             Owned::Role(o) => drop(apply::apply(c, m, ns, o).await?),

@@ -85,6 +85,8 @@ pub struct Observation {
     pub rebalance: Option<Cond>,
     /// Condition `TemplatesConverge`; `None` keeps it (it is set only once it was False).
     pub templates_converge: Option<Cond>,
+    /// Condition `ObjectsApplied`; `None` keeps it (it is set only once it was False).
+    pub objects_applied: Option<Cond>,
     /// `status.clusterID` (the AIS cluster map UUID), when AIS answered.
     pub cluster_id: Option<String>,
 }
@@ -151,6 +153,9 @@ pub fn next(current: Option<&AIStoreStatus>, obs: &Observation, now: Timestamp) 
     }
     if let Some(c) = &obs.templates_converge {
         set(condition::TEMPLATES_CONVERGE, c);
+    }
+    if let Some(c) = &obs.objects_applied {
+        set(condition::OBJECTS_APPLIED, c);
     }
     if obs.state.is_some() {
         status.state = obs.state;

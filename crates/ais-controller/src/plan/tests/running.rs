@@ -8,7 +8,7 @@ fn a_converged_cluster_applies_nothing_new_and_stays_ready() {
     assert_eq!(
         p.actions,
         vec![
-            Action::ApplyInventory,
+            Action::ApplyInventory { skip: vec![] },
             Action::SweepInventory,
             keep(Role::Proxy, 1),
             keep(Role::Target, 1),
@@ -479,4 +479,26 @@ fn shutdown_waits_for_a_decommission_or_a_restart_under_way() {
     assert_ne!(state(&w.plan()), Some(ClusterState::ShuttingDown));
     let w = ready(2).with(|a| a.spec.shutdown_cluster = Some(true));
     assert_eq!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+}
+
+#[test]
+fn a_foreign_admin_client_is_left_alone_and_reported() {
+    let w = ready(1)
+        .with(|a| {
+            a.spec.admin_client =
+                Some(serde_json::from_value(serde_json::json!({"enabled": true})).unwrap());
+        })
+        .observe(|o| o.foreign = vec![(OwnedKind::Deployment, "ais-client".into())]);
+    let p = w.plan();
+    assert!(has(
+        &p,
+        &Action::ApplyInventory {
+            skip: vec![(OwnedKind::Deployment, "ais-client".into())]
+        }
+    ));
+    let cond = p.status.as_ref().unwrap().objects_applied.clone().unwrap();
+    assert!(
+        !cond.ok && cond.message.contains("Deployment ais-client"),
+        "{cond:?}"
+    );
 }
