@@ -514,3 +514,331 @@ pub fn operator_kubeconfig() -> PathBuf {
     })
     .clone()
 }
+
+/// Like [`eventually`], but a timeout fails with `what` and the state of `ns`
+/// ([`describe_namespace`]).
+pub fn wait_for<T>(ns: &str, what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "not within {timeout:?}: {what}\n{}",
+            describe_namespace(ns)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Waits until the AIStore's `status.state` is `want`; a timeout shows the namespace.
+pub fn wait_state_within(ns: &str, name: &str, want: &str, timeout: Duration) {
+    wait_for(
+        ns,
+        &format!("AIStore {ns}/{name} in state {want}"),
+        timeout,
+        || (state(ns, name).as_deref() == Some(want)).then_some(()),
+    );
+}
+
+/// What runs in `ns`, for failure messages: the AIStores' status, the objects the operator
+/// makes, the pods, the events, and where the controller's log is.
+pub fn describe_namespace(ns: &str) -> String {
+    let mut out = String::new();
+    let kinds =
+        "aistores,statefulsets,deployments,services,poddisruptionbudgets,configmaps,pods,pvc";
+    let listing = kubectl(&["get", kinds, "-n", ns, "-o", "wide"], None);
+    out.push_str(&String::from_utf8_lossy(&listing.stdout));
+    out.push_str(&String::from_utf8_lossy(&listing.stderr));
+    let certs = kubectl(&["get", "certificates.cert-manager.io", "-n", ns], None);
+    out.push_str(&String::from_utf8_lossy(&certs.stdout));
+    if let Some(list) = get_json(&["aistores", "-n", ns]) {
+        for ais in list["items"].as_array().into_iter().flatten() {
+            let name = ais["metadata"]["name"].as_str().unwrap_or_default();
+            out.push_str(&format!(
+                "--- AIStore {name} status: {}\n    finalizers: {}, deletionTimestamp: {}\n",
+                ais["status"], ais["metadata"]["finalizers"], ais["metadata"]["deletionTimestamp"]
+            ));
+            out.push_str(&format!(
+                "--- events of {name}:\n    {}\n",
+                event_notes(ns, name).join("\n    ")
+            ));
+        }
+    }
+    if let Some(dir) = std::env::var_os("AIS_E2E_LOG_DIR") {
+        out.push_str(&format!(
+            "--- controller log: {}\n",
+            PathBuf::from(dir)
+                .join(format!("controller-{ns}.log"))
+                .display()
+        ));
+    }
+    out
+}
+
+/// Pod name → UID of the AIS pods (`<name>-proxy-*`, `<name>-target-*`) of cluster `name`.
+pub fn ais_pod_uids(ns: &str, name: &str) -> BTreeMap<String, String> {
+    let (proxy, target) = (format!("{name}-proxy-"), format!("{name}-target-"));
+    pod_uids(ns)
+        .into_iter()
+        .filter(|(pod, _)| pod.starts_with(&proxy) || pod.starts_with(&target))
+        .collect()
+}
+
+/// The private CA of `deploy/samples/tls-cert-manager.yaml` (self-signed root → CA Issuer
+/// `ais-ca`), applied in `ns`; returns once the root Certificate `ais-root-ca` is Ready.
+pub fn apply_sample_ca(ns: &str) {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/samples/tls-cert-manager.yaml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let docs: Vec<&str> = text
+        .split("\n---")
+        .filter(|d| !d.contains("kind: AIStore"))
+        .collect();
+    assert_eq!(docs.len(), 3, "the sample's CA objects changed: {text}");
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&docs.join("\n---\n")));
+    wait_certificate(ns, "ais-root-ca");
+}
+
+/// A random lowercase hex string of `2 * bytes` characters (std only: every `RandomState` is
+/// seeded from the OS).
+pub fn random_hex(bytes: usize) -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut s = String::new();
+    while s.len() < 2 * bytes {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        );
+        s.push_str(&format!("{:016x}", h.finish()));
+    }
+    s.truncate(2 * bytes);
+    s
+}
+
+/// The AuthN binary: `$AUTHN_BIN`, else the one `e2e/cluster/build.sh authn` builds for the
+/// pinned `AISTORE_VERSION`.
+pub fn authn_bin() -> PathBuf {
+    let bin = std::env::var_os("AUTHN_BIN").map_or_else(
+        || {
+            let versions = std::fs::read_to_string(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("cluster/versions.env"),
+            )
+            .unwrap();
+            let version = versions
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("AISTORE_VERSION="))
+                .map(|v| v.trim().trim_matches('"').to_string())
+                .unwrap();
+            PathBuf::from(std::env::var("HOME").unwrap())
+                .join(".cache/ais-operator/bin")
+                .join(format!("authn-{version}"))
+                .join("authn")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        bin.is_file(),
+        "authn binary not found at {}: run `e2e/cluster/build.sh authn` (or set AUTHN_BIN)",
+        bin.display()
+    );
+    bin
+}
+
+/// A real AIS AuthN server (`cmd/authn` of the pinned AIStore) on `127.0.0.1`, plain HTTP,
+/// with its own config directory; killed (by PID) and its directory removed when dropped.
+/// Its admin user is `admin` with [`Authn::admin_password`]; it signs tokens with HMAC
+/// [`Authn::secret`] (AIS's `auth.signature.key`, method HS256).
+#[derive(Debug)]
+pub struct Authn {
+    process: Process,
+    dir: PathBuf,
+    /// The port it listens on.
+    pub port: u16,
+    /// The HMAC signing secret.
+    pub secret: String,
+    /// The password of `admin`.
+    pub admin_password: String,
+}
+
+impl Authn {
+    /// Starts one on a free port (another port when the one picked was taken meanwhile).
+    pub fn start() -> Self {
+        for _ in 0..4 {
+            if let Some(authn) = Self::try_start() {
+                return authn;
+            }
+        }
+        panic!("authn did not start");
+    }
+
+    fn try_start() -> Option<Self> {
+        let port = free_port("127.0.0.1");
+        let dir = std::env::temp_dir().join(format!("ais-e2e-authn-{port}-{}", random_hex(4)));
+        std::fs::create_dir_all(dir.join("log")).unwrap();
+        let secret = random_hex(32);
+        let admin_password = format!("pw-{}", random_hex(12));
+        // api/authn.Config of v1.4.9 (durations are Go duration strings).
+        let config = json!({
+            "log": {"dir": dir.join("log"), "level": "3", "flush_interval": "10s"},
+            "net": {"http": {"port": port, "use_https": false, "server_crt": "server.crt", "server_key": "server.key"}},
+            "auth": {"secret": secret, "expiration_time": "1h", "max_token_age": "2h"},
+            "timeout": {"default_timeout": "30s"},
+        });
+        std::fs::write(dir.join("authn.json"), config.to_string()).unwrap();
+        let out = std::fs::File::create(dir.join("out.log")).unwrap();
+        let err = out.try_clone().unwrap();
+        let mut cmd = Command::new(authn_bin());
+        cmd.arg(format!("-config={}", dir.display()));
+        for var in [
+            "AIS_AUTHN_CONF_DIR",
+            "AIS_AUTHN_LOG_DIR",
+            "AIS_AUTHN_PORT",
+            "AIS_AUTHN_USE_HTTPS",
+            "AIS_AUTHN_SECRET_KEY",
+            "AIS_AUTHN_PRIVATE_KEY_FILE",
+            "AIS_AUTHN_PRIVATE_KEY_PASS",
+            "AIS_AUTHN_EXTERNAL_URL",
+            "AIS_SERVER_CRT",
+            "AIS_SERVER_KEY",
+        ] {
+            cmd.env_remove(var);
+        }
+        // The initial admin user (cmd/authn/mgr.go initializeDB).
+        cmd.env("AIS_AUTHN_SU_NAME", "admin")
+            .env("AIS_AUTHN_SU_PASS", &admin_password)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        let mut authn = Self {
+            process: Process(cmd.spawn().unwrap()),
+            dir,
+            port,
+            secret,
+            admin_password,
+        };
+        let start = Instant::now();
+        loop {
+            if let Ok(Some(status)) = authn.process.0.try_wait() {
+                let logs = authn.logs();
+                if logs.contains("address already in use") {
+                    return None;
+                }
+                panic!("authn exited: {status}\n{logs}");
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(authn);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "authn not listening on {port}\n{}",
+                authn.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A token for `admin` (`POST /v1/users/admin`, as the operator logs in).
+    pub fn login(&self) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "10", "-X", "POST"])
+            .args(["-H", "Content-Type: application/json", "-d"])
+            .arg(json!({"expires_in": 0, "password": self.admin_password}).to_string())
+            .arg(format!("{}/v1/users/admin", self.url()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "AuthN login: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    /// Its stdout, stderr and log files.
+    pub fn logs(&self) -> String {
+        let mut s = std::fs::read_to_string(self.dir.join("out.log")).unwrap_or_default();
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("log")) {
+            for e in entries.flatten() {
+                if let Ok(text) = std::fs::read_to_string(e.path()) {
+                    s.push_str(&format!("--- {}\n{text}", e.path().display()));
+                }
+            }
+        }
+        s
+    }
+}
+
+impl Drop for Authn {
+    fn drop(&mut self) {
+        let _ = self.process.0.kill();
+        let _ = self.process.0.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Status code and body of a plain-HTTP GET with `Authorization: Bearer <token>` (HTTP/1.0,
+/// so the body is never chunked), or `None` when nothing answers.
+pub fn http_get_with_token(addr: &str, path: &str, token: &str) -> Option<(u16, String)> {
+    http_get_text(addr, path, &format!("Authorization: Bearer {token}\r\n"))
+}
+
+/// Status code and body of a plain-HTTP GET (HTTP/1.0) with extra header lines (each ending
+/// in `\r\n`), or `None` when nothing answers.
+pub fn http_get_text(addr: &str, path: &str, headers: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n{headers}\r\n").ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// When dropped, removes the finalizers of the AIStores still in the namespace, so that the
+/// namespace of a failed test can go although no controller runs any more. Declare it after
+/// the [`Namespace`] and before the controller's [`Process`]: it then runs after the
+/// controller stopped and before the namespace is deleted.
+#[derive(Debug)]
+pub struct ReleaseFinalizers(pub String);
+
+impl Drop for ReleaseFinalizers {
+    fn drop(&mut self) {
+        let Some(list) = get_json(&["aistores", "-n", &self.0]) else {
+            return;
+        };
+        for ais in list["items"].as_array().into_iter().flatten() {
+            if let Some(name) = ais["metadata"]["name"].as_str() {
+                let _ = kubectl(
+                    &[
+                        "patch",
+                        "aistore",
+                        "-n",
+                        &self.0,
+                        name,
+                        "--type=merge",
+                        "-p",
+                        r#"{"metadata":{"finalizers":null}}"#,
+                    ],
+                    None,
+                );
+            }
+        }
+    }
+}

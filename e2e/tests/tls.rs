@@ -10,24 +10,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, delete_aistore, eventually, free_port, get_json, http_get, install_crd,
-    kubectl_ok, start_controller, wait_certificate, wait_state,
+    Namespace, aistore, apply_sample_ca, delete_aistore, eventually, free_port, get_json, http_get,
+    install_crd, kubectl_ok, start_controller, wait_certificate, wait_state,
 };
 use base64::Engine;
 use serde_json::json;
-
-/// The sample's objects before the AIStore: the private CA.
-fn sample_ca_objects() -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../deploy/samples/tls-cert-manager.yaml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let docs: Vec<&str> = text
-        .split("\n---")
-        .filter(|d| !d.contains("kind: AIStore"))
-        .collect();
-    assert_eq!(docs.len(), 3, "the sample's CA objects changed: {text}");
-    docs.join("\n---\n")
-}
 
 #[test]
 fn aistore_serves_https_with_a_cert_manager_certificate() {
@@ -35,8 +22,7 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
     let ns_guard = Namespace::create("e2e-tls", &[]);
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
-    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&sample_ca_objects()));
-    wait_certificate(ns, "ais-root-ca");
+    apply_sample_ca(ns);
 
     let name = "ais";
     let manifest = aistore(

@@ -218,6 +218,13 @@ async fn a_pdb_that_left_the_inventory_is_found_and_deleted_once() {
                 200,
                 metadata_list(json!([])),
             ),
+            // Found by name: the admin client carries its own name label.
+            expect(
+                Method::GET,
+                "/apis/apps/v1/namespaces/ais/deployments/ais-client",
+                404,
+                not_found(),
+            ),
             expect(
                 Method::GET,
                 "/api/v1/namespaces/ais/configmaps/ais-statsd",

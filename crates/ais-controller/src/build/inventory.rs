@@ -315,11 +315,15 @@ pub fn fixed_names(cluster: &str) -> BTreeSet<(OwnedKind, String)> {
     out
 }
 
-/// Objects that earlier versions (of the reference operator too) created and no version
-/// creates now; they are deleted when found and owned by the AIStore.
-pub fn legacy_names(cluster: &str) -> Vec<(OwnedKind, String)> {
-    // StatsD left AIS in 4.0 and the reference's v3.0.0; v1.x clusters still have its ConfigMap.
-    vec![(OwnedKind::ConfigMap, format!("{cluster}-statsd"))]
+/// Owned objects found by name rather than by the cluster's name label: the admin client
+/// Deployment (labelled with its own name, `<name>-client`, as the reference labels it, and a
+/// Deployment's selector cannot change) and the `<name>-statsd` ConfigMap that v1.x clusters
+/// still have (StatsD left AIS in 4.0 and the reference in v3.0.0).
+pub fn named_candidates(cluster: &str) -> Vec<(OwnedKind, String)> {
+    vec![
+        (OwnedKind::Deployment, names::admin_client(cluster)),
+        (OwnedKind::ConfigMap, format!("{cluster}-statsd")),
+    ]
 }
 
 /// The found objects to delete: owned by the AIStore with UID `owner`, of a kind that is swept,
@@ -433,10 +437,27 @@ mod tests {
     }
 
     #[test]
-    fn legacy_statsd_config_map() {
-        assert_eq!(
-            legacy_names("ais"),
-            vec![(OwnedKind::ConfigMap, "ais-statsd".to_string())]
+    fn objects_without_the_cluster_label_are_found_by_name() {
+        let d = super::super::build(&aistore(), &facts()).unwrap();
+        let names = named_candidates("ais");
+        assert!(names.contains(&(OwnedKind::ConfigMap, "ais-statsd".to_string())));
+        // The admin client's own name label is not the cluster's.
+        let mut ais = aistore();
+        ais.spec.admin_client = Some(ais_crd::admin_client::AdminClientSpec {
+            enabled: Some(true),
+            ..Default::default()
+        });
+        let with = super::super::build(&ais, &facts()).unwrap();
+        let client = with.admin_client.unwrap();
+        assert_ne!(
+            client
+                .metadata
+                .labels
+                .unwrap()
+                .get(super::super::labels::NAME),
+            Some(&"ais".to_string())
         );
+        assert!(names.contains(&(OwnedKind::Deployment, "ais-client".to_string())));
+        assert!(d.admin_client.is_none());
     }
 }

@@ -361,6 +361,50 @@ impl Running<'_> {
             .next()
     }
 
+    /// Whether a target scale-down that autoscaling wants may start. Within
+    /// `autoScale.maxUnavailable` it is deferred (the cluster counts as Ready with that many
+    /// fewer targets). Beyond it, while a target is not serving (its node is gone or broken),
+    /// the StatefulSet would remove the highest ordinals, which run on healthy nodes: that is
+    /// held back, so a lost node never decommissions (or, with `decommission`, wipes) a healthy
+    /// target. A shrink with every target serving (a node label taken away) goes on.
+    fn autoscale_shrink(&self, view: &StsView) -> Option<Shrink> {
+        let desired = self.w.desired.replicas.target;
+        if !self.w.spec.is_target_autoscaling() || desired >= view.replicas {
+            return None;
+        }
+        let slack = self
+            .w
+            .spec
+            .target_spec
+            .daemon
+            .auto_scale
+            .as_ref()
+            .and_then(|a| a.max_unavailable)
+            .unwrap_or(0);
+        if view.replicas - desired <= slack {
+            return Some(Shrink::Defer);
+        }
+        let pods = &self.o.pods.target;
+        let lost: Vec<&str> = pods
+            .iter()
+            .filter(|p| p.ordinal < view.replicas && (!p.ready || p.not_serving()))
+            .map(|p| p.name.as_str())
+            .collect();
+        let healthy_removed: Vec<&str> = pods
+            .iter()
+            .filter(|p| p.ordinal >= desired && p.ready && !p.not_serving())
+            .map(|p| p.name.as_str())
+            .collect();
+        if lost.is_empty() || healthy_removed.is_empty() {
+            return None;
+        }
+        Some(Shrink::Hold(format!(
+            "autoscaling wants {desired} targets (fewer matching nodes), but {} is not serving while {} would be removed: a lost node never decommissions a healthy target. Bring the node back or replace it; the scale-down goes on once every target serves",
+            lost.join(", "),
+            healthy_removed.join(", ")
+        )))
+    }
+
     /// Whether the cluster map's only copy is in a running proxy's emptyDir.
     fn map_only_in_empty_dir(&self) -> bool {
         let empty_dir = self
@@ -409,6 +453,11 @@ impl Running<'_> {
         }
         if let Some(requeue) = self.keep_template(Role::Target, &view) {
             return Some(requeue);
+        }
+        match self.autoscale_shrink(&view) {
+            Some(Shrink::Defer) => return None,
+            Some(Shrink::Hold(msg)) => return Some(self.step(Role::Target, Step::Blocked(msg))),
+            None => {}
         }
         let step = targets::plan(&TargetInput {
             role: self.role_input(Role::Target, &view),
@@ -696,6 +745,14 @@ impl Running<'_> {
         };
         self.draft.state(state);
     }
+}
+
+/// What to do with a scale-down that autoscaling wants.
+enum Shrink {
+    /// Not now: within `maxUnavailable`.
+    Defer,
+    /// Not while it would remove healthy targets for a lost one.
+    Hold(String),
 }
 
 /// Reason, action and pod of the event of an AIS call.

@@ -126,8 +126,8 @@ pub async fn sweep(
     Ok(orphans)
 }
 
-/// The objects of every swept kind that carry the cluster's name label, and the legacy
-/// objects by name (the reference operator did not label them).
+/// The objects of every swept kind that carry the cluster's name label, and those found by name
+/// ([`inventory::named_candidates`]).
 pub async fn find(client: &Client, ns: &str, cluster: &str) -> Result<Vec<Found>, Error> {
     let selector = format!("{}={cluster}", labels::NAME);
     let mut out = Vec::new();
@@ -148,7 +148,7 @@ pub async fn find(client: &Client, ns: &str, cluster: &str) -> Result<Vec<Found>
         };
         out.extend(metas.into_iter().map(|meta| found(kind, &meta)));
     }
-    for (kind, name) in inventory::legacy_names(cluster) {
+    for (kind, name) in inventory::named_candidates(cluster) {
         if let Some(meta) = get_meta(client, ns, kind, &name).await? {
             out.push(found(kind, &meta));
         }

@@ -26,6 +26,8 @@ struct World {
     ais: AIStore,
     o: Observed,
     deleting: bool,
+    /// Nodes that match an autoscaling role's selector.
+    autoscale_nodes: Vec<String>,
 }
 
 impl World {
@@ -40,6 +42,8 @@ impl World {
         Facts {
             rebalance_allowed: self.o.rebalance_on,
             previous_restart_hash: self.o.restart_hash.clone(),
+            autoscale_target_nodes: self.autoscale_nodes.clone(),
+            autoscale_proxy_nodes: self.autoscale_nodes.clone(),
             live_target_replicas: self
                 .o
                 .statefulsets
@@ -76,6 +80,22 @@ impl World {
     /// Sets a spec field and returns the world.
     fn with(mut self, f: impl FnOnce(&mut AIStore)) -> Self {
         f(&mut self.ais);
+        self
+    }
+
+    /// The live StatefulSets carry the desired templates of the spec as it is now (a spec
+    /// change made with [`Self::with`] that has rolled out already).
+    fn rolled_out(mut self) -> Self {
+        let d = self.desired();
+        for role in [Role::Proxy, Role::Target] {
+            if let Some(live) = self.o.statefulsets.get_mut(role).as_mut()
+                && let (Some(spec), Some(want)) =
+                    (live.spec.as_mut(), d.statefulset(role).spec.as_ref())
+            {
+                spec.template = want.template.clone();
+            }
+        }
+        self.o.restart_hash = Some(d.restart_hash.clone());
         self
     }
 
@@ -136,6 +156,7 @@ fn ready(targets: i32) -> World {
             ..Observed::default()
         },
         deleting: false,
+        autoscale_nodes: Vec::new(),
     };
     let d = w.desired();
     w.o.restart_hash = Some(d.restart_hash.clone());

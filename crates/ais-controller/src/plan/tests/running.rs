@@ -502,3 +502,51 @@ fn a_foreign_admin_client_is_left_alone_and_reported() {
         "{cond:?}"
     );
 }
+
+/// A cluster of three autoscaled targets whose nodes now number `nodes`.
+fn autoscaled(nodes: usize, max_unavailable: Option<i32>) -> World {
+    let mut w = ready(3).with(|a| {
+        a.spec.size = None;
+        a.spec.proxy_spec.size = Some(1);
+        a.spec.target_spec.daemon.size = Some(-1);
+        a.spec.target_spec.daemon.node_selector =
+            Some([("ais".to_string(), "yes".to_string())].into());
+        a.spec.target_spec.daemon.auto_scale = Some(ais_crd::daemon::AutoScaleConf {
+            size_limit: None,
+            max_unavailable,
+        });
+    });
+    w.autoscale_nodes = (0..nodes).map(|i| format!("n{i}")).collect();
+    w.rolled_out()
+}
+
+#[test]
+fn an_autoscale_shrink_within_max_unavailable_is_deferred() {
+    let mut w = autoscaled(2, Some(1));
+    w.o.pods.target[0].ready = false;
+    w.o.pods.target[0].unschedulable = true;
+    let p = w.plan();
+    assert!(ais_calls(&p).is_empty(), "{:?}", p.actions);
+    assert!(!sts_applies(&p).contains(&(Role::Target, 2, false)));
+}
+
+#[test]
+fn a_lost_node_never_decommissions_a_healthy_target() {
+    let mut w = autoscaled(2, None).with(|a| {
+        a.spec.target_spec.scale_down_mode = Some(ais_crd::daemon::ScaleDownMode::Decommission);
+    });
+    // target-0's node is gone; target-2 (the highest ordinal) runs on a healthy node.
+    w.o.pods.target[0].ready = false;
+    w.o.pods.target[0].unschedulable = true;
+    let p = w.plan();
+    assert!(ais_calls(&p).is_empty(), "no decommission: {:?}", p.actions);
+    let cond = p.status.as_ref().unwrap().ready.clone().unwrap();
+    assert_eq!(cond.reason, "Blocked");
+    assert!(cond.message.contains("ais-target-2"), "{cond:?}");
+    // Every target serves (a node label was taken away on purpose): the shrink goes on.
+    let w = autoscaled(2, None);
+    assert!(matches!(
+        ais_calls(&w.plan()).as_slice(),
+        [AisCall::Decommission { pod, .. }] if pod == "ais-target-2"
+    ));
+}
