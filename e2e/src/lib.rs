@@ -207,6 +207,38 @@ pub fn http_get_json(addr: &str, path: &str) -> Option<serde_json::Value> {
         .flatten()
 }
 
+/// A plain-HTTP request (HTTP/1.0, so the body is never chunked) with an optional JSON body:
+/// the status code and the response body, or `None` when nothing answers.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(15))).ok()?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// The identity (`user.username` in the audit log) the e2e controllers authenticate as.
+pub fn operator_username() -> String {
+    format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_NAMESPACE}-controller")
+}
+
 /// Notes of the events of `ns` whose regarding object is `name`, oldest first.
 pub fn event_notes(ns: &str, name: &str) -> Vec<String> {
     let Some(list) = get_json(&["events.events.k8s.io", "-n", ns]) else {
