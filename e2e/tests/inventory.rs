@@ -415,7 +415,10 @@ fn switching_tls_to_csi_mode_deletes_the_certificate() {
     apply(
         ns,
         &manifest(json!({
-            "tls": {"certificate": {"mode": "secret", "issuerRef": {"name": "ais-ca", "kind": "Issuer"}}}
+            "tls": {"certificate": {"mode": "secret", "issuerRef": {"name": "ais-ca", "kind": "Issuer"}}},
+            // Not emptyDir: the switch restarts the only proxy, which the controller holds
+            // back while that proxy's emptyDir holds the only cluster map.
+            "stateStorage": {"hostPath": {"prefix": format!("/tmp/ais-e2e-state-{ns}")}}
         })),
     );
     let cert = "ais-tls-cert";

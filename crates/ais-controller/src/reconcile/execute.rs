@@ -161,7 +161,8 @@ impl<'a, A: AisApi> Executor<'a, A> {
                     self.publish(&Note {
                         warning: false,
                         reason: "Deleted",
-                        action: "DeleteUnneeded",
+                        // One event series per kind (a series keeps its first note).
+                        action: delete_action(kind),
                         text: format!("Deleted {kind} {name}: the spec no longer asks for it"),
                         pod: None,
                     })
@@ -416,5 +417,20 @@ fn ignore_missing<T>(
             action: action(),
             source,
         }),
+    }
+}
+
+/// The event action of deleting an object of `kind` that left the inventory.
+fn delete_action(kind: OwnedKind) -> &'static str {
+    match kind {
+        OwnedKind::ServiceAccount => "DeleteServiceAccount",
+        OwnedKind::Role => "DeleteRole",
+        OwnedKind::RoleBinding => "DeleteRoleBinding",
+        OwnedKind::ConfigMap => "DeleteConfigMap",
+        OwnedKind::Service => "DeleteService",
+        OwnedKind::Certificate => "DeleteCertificate",
+        OwnedKind::PodDisruptionBudget => "DeletePodDisruptionBudget",
+        OwnedKind::Deployment => "DeleteDeployment",
+        OwnedKind::StatefulSet => "DeleteStatefulSet",
     }
 }
