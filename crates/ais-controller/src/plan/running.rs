@@ -2,6 +2,8 @@
 //! LoadBalancer addresses, shutdown, bootstrap, proxies, targets, and Ready. Each reconcile
 //! takes the first step that is not done and reports it.
 
+mod shutdown;
+
 use std::collections::BTreeSet;
 
 use ais_crd::{AIStoreSpec, ClusterState};
@@ -195,11 +197,11 @@ impl Running<'_> {
         Some(Requeue::AwaitChange)
     }
 
-    fn sts(&self, role: Role) -> Option<&StatefulSet> {
+    pub(super) fn sts(&self, role: Role) -> Option<&StatefulSet> {
         self.o.statefulsets.get(role).as_ref()
     }
 
-    fn view(&self, role: Role) -> Option<StsView> {
+    pub(super) fn view(&self, role: Role) -> Option<StsView> {
         self.sts(role).map(StsView::of)
     }
 
@@ -217,7 +219,13 @@ impl Running<'_> {
         }
     }
 
-    fn apply_sts(&mut self, role: Role, replicas: i32, new_template: bool, partition: Option<i32>) {
+    pub(super) fn apply_sts(
+        &mut self,
+        role: Role,
+        replicas: i32,
+        new_template: bool,
+        partition: Option<i32>,
+    ) {
         self.draft.act(Action::ApplyStatefulSet {
             role,
             replicas,
@@ -338,27 +346,6 @@ impl Running<'_> {
             Step::Done => None,
             step => Some(self.step(Role::Proxy, step)),
         }
-    }
-
-    /// A lifecycle step AIS or Kubernetes is still carrying out: a node being decommissioned,
-    /// a node the operator put into maintenance (a target restart or a `retain` scale-down),
-    /// a pod terminating.
-    fn step_in_flight(&self) -> Option<String> {
-        if let Some(smap) = self.o.ais.smap() {
-            if let Some(node) = smap.nodes().find(|n| n.is_decommissioning()) {
-                return Some(format!("the decommission of {}", node.daemon_id));
-            }
-            if let Some(node) = smap
-                .nodes()
-                .find(|n| n.in_maintenance() && self.maintained.contains(&n.daemon_id))
-            {
-                return Some(format!("the maintenance of {}", node.daemon_id));
-            }
-        }
-        let pods = self.o.pods.proxy.iter().chain(&self.o.pods.target);
-        pods.filter(|p| p.terminating)
-            .map(|p| format!("the restart of pod {}", p.name))
-            .next()
     }
 
     /// Whether a target scale-down that autoscaling wants may start. Within
@@ -562,7 +549,7 @@ impl Running<'_> {
     }
 
     /// Rebalance on or off: the condition, the push and its event.
-    fn set_rebalance(&mut self, enabled: bool, reason: RebalanceReason, required: bool) {
+    pub(super) fn set_rebalance(&mut self, enabled: bool, reason: RebalanceReason, required: bool) {
         self.rebalance_on = enabled;
         let message = rebalance_message(enabled, reason);
         let cond_reason = if enabled {
@@ -643,71 +630,9 @@ impl Running<'_> {
         )
     }
 
-    /// `shutdownCluster: true`: rebalance off, AIS told to shut down, both StatefulSets to
-    /// zero; metadata and PVCs stay for the resume.
-    fn shutdown(&mut self) -> Requeue {
-        let s = &self.o.statefulsets;
-        self.draft.status.created = s.proxy.is_some() && s.target.is_some();
-        let replicas = |r: Role| self.view(r).map_or(0, |v| v.replicas);
-        if self.o.state == Some(ClusterState::Shutdown) {
-            for role in Role::BOTH {
-                if self.view(role).is_some_and(|v| v.replicas != 0) {
-                    self.apply_sts(role, 0, false, None);
-                }
-            }
-            self.draft
-                .ready(false, "Shutdown", "The cluster is shut down");
-            return Requeue::AwaitChange;
-        }
-        if self.o.state != Some(ClusterState::ShuttingDown) {
-            if let Some(step) = self.step_in_flight() {
-                // The shutdown starts once the node AIS is releasing or the pod that restarts
-                // is done: stopping AIS halfway through a decommission strands its data.
-                return self.progress(&format!("shutdown waits for {step} to finish"), true);
-            }
-            if self.rebalance_on {
-                self.set_rebalance(false, RebalanceReason::Shutdown, false);
-            }
-            self.draft.state(ClusterState::ShuttingDown);
-            self.draft
-                .ready(false, "ShuttingDown", "Shutting down the cluster");
-            self.draft.note(
-                "ShuttingDown",
-                "StartShutdown",
-                "Shutting down the AIS cluster",
-            );
-            return Requeue::After(NEXT);
-        }
-        if replicas(Role::Proxy) > 0 || replicas(Role::Target) > 0 {
-            if self.o.ais.connected() {
-                self.draft.act(Action::ShutdownAis);
-            }
-            self.apply_sts(Role::Proxy, 0, false, None);
-            self.apply_sts(Role::Target, 0, false, None);
-            return self.stopping("stopping the AIS pods");
-        }
-        if !self.o.pods.proxy.is_empty() || !self.o.pods.target.is_empty() {
-            return self.stopping("waiting for the AIS pods to stop");
-        }
-        self.draft.state(ClusterState::Shutdown);
-        self.draft
-            .ready(false, "Shutdown", "The cluster is shut down");
-        self.draft
-            .note("ShutdownCompleted", "FinishShutdown", "Shutdown completed");
-        Requeue::AwaitChange
-    }
-
-    /// A shutdown under way stays `ShuttingDown` until every pod stopped (the StatefulSet
-    /// and pod watches wake the reconcile).
-    fn stopping(&mut self, reason: &str) -> Requeue {
-        self.draft.state(ClusterState::ShuttingDown);
-        self.draft.ready(false, "ShuttingDown", reason);
-        Requeue::After(WATCHED)
-    }
-
     /// Marks the reconcile as in progress: Ready=False with `reason`, state Upgrading when
     /// the cluster was up before. Polls AIS on a timer when nothing else will wake us.
-    fn progress(&mut self, reason: &str, poll: bool) -> Requeue {
+    pub(super) fn progress(&mut self, reason: &str, poll: bool) -> Requeue {
         let label = if self.scaling { "Scaling" } else { "Upgrading" };
         self.draft.ready(false, label, reason);
         self.busy();
