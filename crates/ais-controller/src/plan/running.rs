@@ -2,6 +2,7 @@
 //! LoadBalancer addresses, shutdown, bootstrap, proxies, targets, and Ready. Each reconcile
 //! takes the first step that is not done and reports it.
 
+mod guards;
 mod shutdown;
 
 use std::collections::BTreeSet;
@@ -22,6 +23,7 @@ use crate::lifecycle::targets::{self, TargetInput};
 use crate::lifecycle::{AisCall, RebalanceReason, RoleInput, Step, StsView};
 use crate::pod_template::{Ownership, template_change};
 use crate::reconcile::status::Cond;
+use guards::Shrink;
 
 /// The plan of a live cluster.
 pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan {
@@ -74,53 +76,6 @@ struct Running<'a> {
 }
 
 impl Running<'_> {
-    /// Condition `ObjectsApplied`: False (and a Warning) while an object of an owned name
-    /// belongs to someone else; True again once it does not.
-    fn objects_applied(&mut self) {
-        if self.o.foreign.is_empty() {
-            if self.o.objects_conflict {
-                self.draft.status.objects_applied = Some(Cond::new(
-                    true,
-                    "Applied",
-                    "Every object of the cluster is applied",
-                ));
-            }
-            return;
-        }
-        let names: Vec<String> = self
-            .o
-            .foreign
-            .iter()
-            .map(|(kind, name)| format!("{kind} {name}"))
-            .collect();
-        let message = format!(
-            "{} exists and is not owned by this AIStore, so the operator leaves it alone; delete or rename it to let the operator create its own, or disable what needs it (spec.adminClient)",
-            names.join(", ")
-        );
-        self.draft.warn("Conflict", "Apply", message.clone());
-        self.draft.status.objects_applied = Some(Cond::new(false, "ForeignObject", message));
-    }
-
-    /// Condition `TemplatesConverge`: False (and a Warning) while a template change does not
-    /// converge; True again once it does.
-    fn templates_converge(&mut self) {
-        if self.stuck.is_empty() {
-            if self.o.templates_stuck {
-                self.draft.status.templates_converge =
-                    Some(Cond::new(true, "Converged", "The pod templates converge"));
-            }
-            return;
-        }
-        let message = format!(
-            "applying the pod template changed nothing {MAX_FUTILE_APPLIES} times in a row ({}); another field manager probably owns the field (kubectl get statefulset -o yaml --show-managed-fields). The operator stops applying it until the spec or that field changes",
-            self.stuck.join("; ")
-        );
-        self.draft
-            .warn("TemplateNotConverging", "Reconcile", message.clone());
-        self.draft.status.templates_converge =
-            Some(Cond::new(false, "TemplateNotConverging", message));
-    }
-
     /// Whether the work under way is a change of replicas only: a StatefulSet's replicas
     /// differ from the spec's (or the cluster is already Scaling), and no pod template
     /// changes or rolls.
@@ -346,50 +301,6 @@ impl Running<'_> {
             Step::Done => None,
             step => Some(self.step(Role::Proxy, step)),
         }
-    }
-
-    /// Whether a target scale-down that autoscaling wants may start. Within
-    /// `autoScale.maxUnavailable` it is deferred (the cluster counts as Ready with that many
-    /// fewer targets). Beyond it, while a target is not serving (its node is gone or broken),
-    /// the StatefulSet would remove the highest ordinals, which run on healthy nodes: that is
-    /// held back, so a lost node never decommissions (or, with `decommission`, wipes) a healthy
-    /// target. A shrink with every target serving (a node label taken away) goes on.
-    fn autoscale_shrink(&self, view: &StsView) -> Option<Shrink> {
-        let desired = self.w.desired.replicas.target;
-        if !self.w.spec.is_target_autoscaling() || desired >= view.replicas {
-            return None;
-        }
-        let slack = self
-            .w
-            .spec
-            .target_spec
-            .daemon
-            .auto_scale
-            .as_ref()
-            .and_then(|a| a.max_unavailable)
-            .unwrap_or(0);
-        if view.replicas - desired <= slack {
-            return Some(Shrink::Defer);
-        }
-        let pods = &self.o.pods.target;
-        let lost: Vec<&str> = pods
-            .iter()
-            .filter(|p| p.ordinal < view.replicas && (!p.ready || p.not_serving()))
-            .map(|p| p.name.as_str())
-            .collect();
-        let healthy_removed: Vec<&str> = pods
-            .iter()
-            .filter(|p| p.ordinal >= desired && p.ready && !p.not_serving())
-            .map(|p| p.name.as_str())
-            .collect();
-        if lost.is_empty() || healthy_removed.is_empty() {
-            return None;
-        }
-        Some(Shrink::Hold(format!(
-            "autoscaling wants {desired} targets (fewer matching nodes), but {} is not serving while {} would be removed: a lost node never decommissions a healthy target. Bring the node back or replace it; the scale-down goes on once every target serves",
-            lost.join(", "),
-            healthy_removed.join(", ")
-        )))
     }
 
     /// Whether the cluster map's only copy is in a running proxy's emptyDir.
@@ -670,14 +581,6 @@ impl Running<'_> {
         };
         self.draft.state(state);
     }
-}
-
-/// What to do with a scale-down that autoscaling wants.
-enum Shrink {
-    /// Not now: within `maxUnavailable`.
-    Defer,
-    /// Not while it would remove healthy targets for a lost one.
-    Hold(String),
 }
 
 /// Reason, action and pod of the event of an AIS call.
