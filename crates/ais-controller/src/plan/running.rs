@@ -2,6 +2,7 @@
 //! LoadBalancer addresses, shutdown, bootstrap, proxies, targets, and Ready. Each reconcile
 //! takes the first step that is not done and reports it.
 
+mod calls;
 mod guards;
 mod shutdown;
 
@@ -23,6 +24,7 @@ use crate::lifecycle::targets::{self, TargetInput};
 use crate::lifecycle::{AisCall, RebalanceReason, RoleInput, Step, StsView};
 use crate::pod_template::{Ownership, template_change};
 use crate::reconcile::status::Cond;
+use calls::{call_event, describe};
 use guards::Shrink;
 
 /// The plan of a live cluster.
@@ -581,22 +583,4 @@ impl Running<'_> {
         };
         self.draft.state(state);
     }
-}
-
-/// Reason, action and pod of the event of an AIS call.
-fn call_event(call: &AisCall) -> (&'static str, &'static str, &str) {
-    match call {
-        AisCall::StartMaintenance { pod, .. } => ("Maintenance", "StartMaintenance", pod),
-        AisCall::StopMaintenance { pod, .. } => ("Maintenance", "StopMaintenance", pod),
-        AisCall::Decommission { pod, .. } => ("Decommissioning", "DecommissionNode", pod),
-        AisCall::SetPrimary { pod, .. } => ("PrimaryMoved", "SetPrimary", pod),
-    }
-}
-
-fn describe(calls: &[AisCall]) -> String {
-    calls
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
 }
