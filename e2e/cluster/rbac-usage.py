@@ -25,7 +25,6 @@ HELD = {
     ("", "pods/log", "get"): "granted to the AIS pods by the per-cluster Role (RBAC escalation check)",
     ("", "services", "update"): "granted to the AIS pods by the per-cluster Role (RBAC escalation check)",
     ("ais.nvidia.com", "aistores/finalizers", "update"): "checked by the API server when an owner reference blocks owner deletion; no request of its own",
-    ("", "secrets", "get"): "spec.auth.usernamePassword only (AuthN tests in crates/ais-client; no AuthN in the local cluster)",
     ("", "serviceaccounts/token", "create"): "spec.auth.tokenExchange without tokenPath only (no token service in the local cluster)",
     ("cert-manager.io", "certificates", "create"): SSA,
 }
