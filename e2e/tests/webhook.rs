@@ -340,3 +340,68 @@ fn the_api_server_calls_the_webhook_through_its_service() {
     // Deletion is never blocked.
     kubectl_ok(&["delete", "aistore", "-n", ns, "minimal", "legacy"], None);
 }
+
+/// A placement change that leaves a running target no node with its data is warned about, naming
+/// the pod and its node; one that keeps the node is not. The target pod stands on a kwok node, so
+/// that its node's labels are known and no AIS process is needed: the webhook reads only where
+/// the pod runs.
+#[test]
+fn a_placement_that_strands_target_data_is_warned_about() {
+    let wh = setup();
+    let ns = wh.ns.0.as_str();
+    let node = kubectl_ok(
+        &[
+            "get",
+            "nodes",
+            "-l",
+            "type=kwok",
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ],
+        None,
+    );
+    assert!(!node.is_empty(), "the local cluster has no kwok node");
+    let spec = serde_json::json!({"size": 1, "stateStorage": {"hostPath": {"prefix": "/etc/ais"}},
+        "targetSpec": {"mounts": [{"path": "/ais1", "useHostPath": true}]}});
+    let doc = aistore("placed", &spec);
+    eventually(Duration::from_secs(60), || apply(ns, &doc).0.then_some(()));
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "placed-target-0", "labels": {
+            "app.kubernetes.io/name": "placed", "app.kubernetes.io/component": "target"}},
+        "spec": {"nodeName": node,
+            "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+            "containers": [{"name": "ais-node", "image": "localhost/e2e/pause:3.10"}]}
+    });
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&pod.to_string()));
+
+    let patch = |selector: serde_json::Value| {
+        let out = kubectl(
+            &[
+                "patch",
+                "aistore",
+                "-n",
+                ns,
+                "placed",
+                "--type=merge",
+                "-p",
+                &serde_json::json!({"spec": {"targetSpec": {"nodeSelector": selector}}})
+                    .to_string(),
+            ],
+            None,
+        );
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let kept = patch(serde_json::json!({"type": "kwok"}));
+    assert!(!kept.contains("keeps its data"), "{kept}");
+    let stranded = patch(serde_json::json!({"type": "kwok", "disk": "ssd"}));
+    let want = format!(
+        "spec.targetSpec.nodeSelector: target pod \"placed-target-0\" keeps its data on node \"{node}\" (mount /ais1, state under /etc/ais)"
+    );
+    assert!(stranded.contains(&want), "{stranded}");
+    assert!(
+        stranded.contains("nodeSelector disk=ssd, the node has no label disk"),
+        "{stranded}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Checks that need the cluster: enough nodes for the requested pods (a warning), the state
-//! StorageClass exists (an error), and the requesting user may use what `spec.auth` refers to
-//! (a SubjectAccessReview run as that user).
+//! StorageClass exists (an error), the requesting user may use what `spec.auth` refers to
+//! (a SubjectAccessReview run as that user), and a new target placement leaves every running
+//! target a node that reaches its data (a warning; [`crate::placement`] decides).
 
 use std::collections::BTreeMap;
 
@@ -10,13 +11,14 @@ use ais_crd::storage::StateStorageMode;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, PersistentVolume, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, ListParams, PostParams};
 use kube::core::admission::Operation;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 
 use crate::admission::Parsed;
+use crate::placement::{self, NodeFacts, Placement, TargetData};
 
 /// Findings of the cluster checks.
 #[derive(Debug, Default)]
@@ -54,7 +56,99 @@ impl ClusterChecks {
         self.storage_class(&spec, parsed.old.as_ref(), &mut out)
             .await;
         self.auth_access(parsed, &mut out).await;
+        self.data_placement(parsed, &spec, &mut out).await;
         out
+    }
+
+    /// On an update that changes the target placement: three lists (the AIStore's target pods,
+    /// the nodes, and the PersistentVolumes when a pod has claims), whatever the cluster's size.
+    async fn data_placement(&self, parsed: &Parsed, spec: &AIStoreSpec, out: &mut Outcome) {
+        let Some(old) = parsed.old.as_ref().map(effective_spec) else {
+            return;
+        };
+        let new = Placement::of_targets(spec);
+        let Some(field) = new.changed_field(&Placement::of_targets(&old)) else {
+            return;
+        };
+        let namespace = parsed.request.namespace.clone().unwrap_or_default();
+        let name = &parsed.request.name;
+        let targets = ListParams::default().labels(&format!(
+            "app.kubernetes.io/name={name},app.kubernetes.io/component=target"
+        ));
+        let pods_api = Api::<Pod>::namespaced(self.client.clone(), &namespace);
+        let pods = match pods_api.list(&targets).await {
+            Ok(list) => list.items,
+            Err(err) => {
+                out.warnings.push(format!(
+                    "could not check where the targets keep their data for {field}: {err}"
+                ));
+                return;
+            }
+        };
+        if pods.is_empty() {
+            return;
+        }
+        let nodes = match Api::<Node>::all(self.client.clone())
+            .list_metadata(&ListParams::default())
+            .await
+        {
+            Ok(list) => list
+                .items
+                .into_iter()
+                .map(|n| NodeFacts {
+                    name: n.metadata.name.unwrap_or_default(),
+                    labels: n.metadata.labels.unwrap_or_default(),
+                })
+                .collect::<Vec<_>>(),
+            Err(err) => {
+                out.warnings.push(format!(
+                    "could not list the nodes to check {field} against the targets' data: {err}"
+                ));
+                return;
+            }
+        };
+        let claims = |pod: &Pod| -> Vec<String> {
+            pod.spec
+                .iter()
+                .flat_map(|s| s.volumes.iter().flatten())
+                .filter_map(|v| v.persistent_volume_claim.as_ref())
+                .map(|c| c.claim_name.clone())
+                .collect()
+        };
+        let pinned = if pods.iter().any(|p| !claims(p).is_empty()) {
+            match Api::<PersistentVolume>::all(self.client.clone())
+                .list(&ListParams::default())
+                .await
+            {
+                Ok(list) => pinned_volumes(list.items, &namespace),
+                Err(err) => {
+                    out.warnings.push(format!(
+                        "could not list the PersistentVolumes to check {field} against the targets' data: {err}"
+                    ));
+                    return;
+                }
+            }
+        } else {
+            BTreeMap::new()
+        };
+        // Data directories follow the stored spec: that is where the running pods keep them.
+        let host_paths = placement::host_paths(&old);
+        for pod in &pods {
+            let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+                continue;
+            };
+            let target = TargetData {
+                pod: pod.metadata.name.clone().unwrap_or_default(),
+                node,
+                host_paths: host_paths.clone(),
+                volumes: claims(pod)
+                    .iter()
+                    .filter_map(|c| pinned.get(c).cloned())
+                    .collect(),
+            };
+            out.warnings
+                .extend(placement::stranded(&target, &nodes, &new, field));
+        }
     }
 
     async fn nodes(&self, spec: &AIStoreSpec, out: &mut Outcome) {
@@ -228,6 +322,23 @@ impl ClusterChecks {
                 .push(format!("could not check access for {field}: {err}")),
         }
     }
+}
+
+/// The bound PersistentVolumes of `namespace` that only some nodes reach, by claim name.
+fn pinned_volumes(
+    volumes: Vec<PersistentVolume>,
+    namespace: &str,
+) -> BTreeMap<String, (String, k8s_openapi::api::core::v1::NodeSelector)> {
+    volumes
+        .into_iter()
+        .filter_map(|pv| {
+            let spec = pv.spec?;
+            let claim = spec.claim_ref?;
+            let required = spec.node_affinity?.required?;
+            (claim.namespace.as_deref() == Some(namespace)).then_some(())?;
+            Some((claim.name?, (pv.metadata.name.unwrap_or_default(), required)))
+        })
+        .collect()
 }
 
 fn selector_string(selector: Option<&BTreeMap<String, String>>) -> String {

@@ -5,5 +5,6 @@ pub mod certs;
 pub mod cluster;
 pub mod metrics;
 pub mod patch;
+pub mod placement;
 pub mod routes;
 pub mod server;
