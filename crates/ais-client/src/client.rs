@@ -200,6 +200,31 @@ impl AisClient {
         self.get_json("cluster map", "/v1/daemon?what=smap").await
     }
 
+    /// `GET /v1/cluster?what=running_all` with body `{"kind":<kind>}`: the xactions of that
+    /// kind running on any target, each as `kind[id]` (empty when none). The proxy asks every
+    /// target, so this is one request whatever the cluster's size.
+    pub async fn running_xactions(&self, kind: &str) -> Result<Vec<String>, AisError> {
+        let call = "running xactions";
+        let path = "/v1/cluster?what=running_all";
+        let body = serde_json::to_vec(&serde_json::json!({ "kind": kind }))
+            .map_err(|source| AisError::Encode { call, source })?;
+        let answer = self
+            .call(call, Method::GET, path, Some(Bytes::from(body)))
+            .await?;
+        if answer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        // AIS writes JSON `null` for an empty list.
+        let running: Option<Vec<String>> =
+            serde_json::from_slice(&answer).map_err(|source| AisError::Decode {
+                call,
+                url: self.url(path),
+                source,
+                body: body_excerpt(&answer),
+            })?;
+        Ok(running.unwrap_or_default())
+    }
+
     /// `GET /v1/cluster?what=cluster_config`: the full cluster config as JSON.
     pub async fn cluster_config(&self) -> Result<serde_json::Value, AisError> {
         self.get_json("get cluster config", "/v1/cluster?what=cluster_config")

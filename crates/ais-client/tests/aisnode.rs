@@ -121,6 +121,17 @@ async fn maintenance_start_and_stop() {
     let client = c.client(0);
     let tid = c.nodes[1].id.clone();
 
+    // The running-xaction query: an idle cluster (once a join rebalance is over) runs no
+    // rebalance.
+    eventually("no rebalance running", Duration::from_secs(30), || {
+        let client = client.clone();
+        async move {
+            let running = client.running_xactions("rebalance").await.unwrap();
+            running.is_empty().then_some(())
+        }
+    })
+    .await;
+
     client
         .start_maintenance(&ActValRmNode {
             skip_rebalance: true,

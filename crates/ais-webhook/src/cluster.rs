@@ -336,7 +336,10 @@ fn pinned_volumes(
             let claim = spec.claim_ref?;
             let required = spec.node_affinity?.required?;
             (claim.namespace.as_deref() == Some(namespace)).then_some(())?;
-            Some((claim.name?, (pv.metadata.name.unwrap_or_default(), required)))
+            Some((
+                claim.name?,
+                (pv.metadata.name.unwrap_or_default(), required),
+            ))
         })
         .collect()
 }

@@ -31,7 +31,10 @@ impl Placement {
                 .affinity
                 .as_ref()
                 .and_then(|a| a.node_affinity.as_ref())
-                .and_then(|n| n.required_during_scheduling_ignored_during_execution.clone()),
+                .and_then(|n| {
+                    n.required_during_scheduling_ignored_during_execution
+                        .clone()
+                }),
         }
     }
 
@@ -52,8 +55,16 @@ impl Placement {
         for (key, want) in &self.node_selector {
             match node.labels.get(key) {
                 Some(have) if have == want => {}
-                Some(have) => return Some(format!("nodeSelector {key}={want}, the node has {key}={have}")),
-                None => return Some(format!("nodeSelector {key}={want}, the node has no label {key}")),
+                Some(have) => {
+                    return Some(format!(
+                        "nodeSelector {key}={want}, the node has {key}={have}"
+                    ));
+                }
+                None => {
+                    return Some(format!(
+                        "nodeSelector {key}={want}, the node has no label {key}"
+                    ));
+                }
             }
         }
         match &self.required {
@@ -145,7 +156,10 @@ pub fn stranded(
 /// Kubernetes' node selector semantics: the terms are ORed, the requirements of a term ANDed,
 /// and an empty term selects nothing.
 fn selects(selector: &NodeSelector, node: &NodeFacts) -> bool {
-    selector.node_selector_terms.iter().any(|t| term_selects(t, node))
+    selector
+        .node_selector_terms
+        .iter()
+        .any(|t| term_selects(t, node))
 }
 
 fn term_selects(term: &NodeSelectorTerm, node: &NodeFacts) -> bool {
@@ -155,7 +169,9 @@ fn term_selects(term: &NodeSelectorTerm, node: &NodeFacts) -> bool {
         return false;
     }
     let node_fields = BTreeMap::from([("metadata.name".to_string(), node.name.clone())]);
-    expressions.iter().all(|r| requirement_holds(r, &node.labels))
+    expressions
+        .iter()
+        .all(|r| requirement_holds(r, &node.labels))
         && fields.iter().all(|r| requirement_holds(r, &node_fields))
 }
 
@@ -175,7 +191,11 @@ fn requirement_holds(req: &NodeSelectorRequirement, values: &BTreeMap<String, St
             ) else {
                 return false;
             };
-            if req.operator == "Gt" { h > bound } else { h < bound }
+            if req.operator == "Gt" {
+                h > bound
+            } else {
+                h < bound
+            }
         }
         // The API server rejects other operators; one that slipped through selects nothing.
         _ => false,

@@ -209,6 +209,15 @@ impl Session {
         self.timed("cluster_map", self.client.cluster_map()).await
     }
 
+    /// The rebalance xactions running (`rebalance[id]`), empty when none.
+    pub async fn running_rebalance(&self) -> Result<Vec<String>, AisError> {
+        self.timed(
+            "running_xactions",
+            self.client.running_xactions("rebalance"),
+        )
+        .await
+    }
+
     /// Pushes a config (`set-config`, persistent).
     pub async fn set_config(&self, config: &Value) -> Result<(), AisError> {
         self.timed("set_config", self.client.set_cluster_config(config, false))

@@ -93,6 +93,9 @@ pub struct Observed {
     pub lb_ingress: BTreeMap<String, Vec<String>>,
     /// What AIS answered.
     pub ais: AisView,
+    /// The rebalance AIS runs (`rebalance[id]`), when one does. Read only while a requested
+    /// shutdown has not started: that is the one step that waits for it.
+    pub running_rebalance: Option<String>,
     /// What is left of a cluster being deleted (read only then).
     pub teardown: Option<Teardown>,
 }

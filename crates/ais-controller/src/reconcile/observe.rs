@@ -101,6 +101,7 @@ pub async fn kubernetes(
         },
         lb_ingress: live.lb_ingress,
         ais: AisView::default(),
+        running_rebalance: None,
         teardown: None,
     };
     let autoscale =
@@ -139,6 +140,19 @@ pub async fn rest(
     observed.foreign = foreign(ctx, ais, desired).await?;
     let (view, session) = ais_view(ctx, ais, desired, observed).await;
     observed.ais = view;
+    let shutdown_pending = spec.shutdown_cluster == Some(true)
+        && !matches!(
+            observed.state,
+            Some(ClusterState::ShuttingDown | ClusterState::Shutdown)
+        );
+    if let (true, Some(session)) = (shutdown_pending, &session) {
+        // A failed query does not hold the shutdown: AIS resumes an interrupted rebalance
+        // when the cluster comes back, so waiting is a courtesy, not a safeguard.
+        match session.running_rebalance().await {
+            Ok(running) => observed.running_rebalance = running.into_iter().next(),
+            Err(err) => tracing::warn!(error = %err, "cannot tell whether a rebalance runs"),
+        }
+    }
     Ok(session)
 }
 

@@ -50,7 +50,10 @@ fn selecting(labels: &[(&str, &str)]) -> Placement {
 
 #[test]
 fn a_selector_that_drops_the_node_of_a_hostpath_target_warns_naming_pod_node_and_label() {
-    let nodes = [node("n1", &[("disk", "hdd")]), node("n2", &[("disk", "ssd")])];
+    let nodes = [
+        node("n1", &[("disk", "hdd")]),
+        node("n2", &[("disk", "ssd")]),
+    ];
     let warning = stranded(
         &on_host("ais-target-0", "n1"),
         &nodes,
@@ -59,7 +62,10 @@ fn a_selector_that_drops_the_node_of_a_hostpath_target_warns_naming_pod_node_and
     )
     .expect("the target's node is excluded");
     assert!(warning.starts_with("spec.targetSpec.nodeSelector: target pod \"ais-target-0\" keeps its data on node \"n1\" (mount /ais1)"), "{warning}");
-    assert!(warning.contains("nodeSelector disk=ssd, the node has disk=hdd"), "{warning}");
+    assert!(
+        warning.contains("nodeSelector disk=ssd, the node has disk=hdd"),
+        "{warning}"
+    );
     assert!(warning.contains("scaleDownMode: decommission"), "{warning}");
 }
 
@@ -67,7 +73,12 @@ fn a_selector_that_drops_the_node_of_a_hostpath_target_warns_naming_pod_node_and
 fn a_selector_that_keeps_the_node_is_silent() {
     let nodes = [node("n1", &[("disk", "ssd"), ("zone", "a")])];
     assert_eq!(
-        stranded(&on_host("t0", "n1"), &nodes, &selecting(&[("disk", "ssd")]), "f"),
+        stranded(
+            &on_host("t0", "n1"),
+            &nodes,
+            &selecting(&[("disk", "ssd")]),
+            "f"
+        ),
         None
     );
 }
@@ -81,14 +92,21 @@ fn a_target_on_network_storage_can_move_anywhere() {
         host_paths: vec![],
         volumes: vec![],
     };
-    assert_eq!(stranded(&target, &nodes, &selecting(&[("disk", "ssd")]), "f"), None);
+    assert_eq!(
+        stranded(&target, &nodes, &selecting(&[("disk", "ssd")]), "f"),
+        None
+    );
 }
 
 #[test]
 fn a_zonal_volume_may_move_within_its_zone_but_not_out_of_it() {
     let zonal = (
         "pv-1".to_string(),
-        selector(vec![requirement("topology.kubernetes.io/zone", "In", &["a"])]),
+        selector(vec![requirement(
+            "topology.kubernetes.io/zone",
+            "In",
+            &["a"],
+        )]),
     );
     let target = TargetData {
         pod: "t0".into(),
@@ -98,10 +116,16 @@ fn a_zonal_volume_may_move_within_its_zone_but_not_out_of_it() {
     };
     let nodes = [
         node("n1", &[("topology.kubernetes.io/zone", "a")]),
-        node("n2", &[("topology.kubernetes.io/zone", "a"), ("disk", "ssd")]),
+        node(
+            "n2",
+            &[("topology.kubernetes.io/zone", "a"), ("disk", "ssd")],
+        ),
         node("n3", &[("topology.kubernetes.io/zone", "b"), ("pool", "x")]),
     ];
-    assert_eq!(stranded(&target, &nodes, &selecting(&[("disk", "ssd")]), "f"), None);
+    assert_eq!(
+        stranded(&target, &nodes, &selecting(&[("disk", "ssd")]), "f"),
+        None
+    );
     let warning = stranded(&target, &nodes, &selecting(&[("pool", "x")]), "f").unwrap();
     assert!(warning.contains("PersistentVolume pv-1"), "{warning}");
     assert!(warning.contains("the node has no label pool"), "{warning}");
@@ -114,12 +138,32 @@ fn required_node_affinity_is_evaluated_with_kubernetes_semantics() {
         node_selector: BTreeMap::new(),
         required: Some(selector(reqs)),
     };
-    assert_eq!(with(vec![requirement("disk", "In", &["ssd", "nvme"])]).excludes(&n), None);
-    assert_eq!(with(vec![requirement("disk", "NotIn", &["hdd"])]).excludes(&n), None);
-    assert_eq!(with(vec![requirement("gen", "Gt", &["4"])]).excludes(&n), None);
-    assert_eq!(with(vec![requirement("absent", "DoesNotExist", &[])]).excludes(&n), None);
-    assert!(with(vec![requirement("gen", "Lt", &["5"])]).excludes(&n).is_some());
-    assert!(with(vec![requirement("absent", "Exists", &[])]).excludes(&n).is_some());
+    assert_eq!(
+        with(vec![requirement("disk", "In", &["ssd", "nvme"])]).excludes(&n),
+        None
+    );
+    assert_eq!(
+        with(vec![requirement("disk", "NotIn", &["hdd"])]).excludes(&n),
+        None
+    );
+    assert_eq!(
+        with(vec![requirement("gen", "Gt", &["4"])]).excludes(&n),
+        None
+    );
+    assert_eq!(
+        with(vec![requirement("absent", "DoesNotExist", &[])]).excludes(&n),
+        None
+    );
+    assert!(
+        with(vec![requirement("gen", "Lt", &["5"])])
+            .excludes(&n)
+            .is_some()
+    );
+    assert!(
+        with(vec![requirement("absent", "Exists", &[])])
+            .excludes(&n)
+            .is_some()
+    );
     assert!(
         with(vec![
             requirement("disk", "In", &["ssd"]),
@@ -135,7 +179,10 @@ fn required_node_affinity_is_evaluated_with_kubernetes_semantics() {
             node_selector_terms: vec![NodeSelectorTerm::default()],
         }),
     };
-    assert!(empty_term.excludes(&n).is_some(), "an empty term selects nothing");
+    assert!(
+        empty_term.excludes(&n).is_some(),
+        "an empty term selects nothing"
+    );
     let by_name = Placement {
         node_selector: BTreeMap::new(),
         required: Some(NodeSelector {
@@ -151,7 +198,11 @@ fn required_node_affinity_is_evaluated_with_kubernetes_semantics() {
             ],
         }),
     };
-    assert_eq!(by_name.excludes(&n), None, "terms are ORed; matchFields sees the name");
+    assert_eq!(
+        by_name.excludes(&n),
+        None,
+        "terms are ORed; matchFields sees the name"
+    );
 }
 
 #[test]

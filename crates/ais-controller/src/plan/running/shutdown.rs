@@ -10,8 +10,11 @@ use crate::plan::{Action, NEXT, Requeue, WATCHED};
 impl Running<'_> {
     /// A lifecycle step AIS or Kubernetes is still carrying out: a node being decommissioned,
     /// a node the operator put into maintenance (a target restart or a `retain` scale-down),
-    /// a pod terminating.
+    /// a pod terminating, a rebalance.
     pub(super) fn step_in_flight(&self) -> Option<String> {
+        if let Some(xaction) = &self.o.running_rebalance {
+            return Some(format!("the rebalance {xaction}"));
+        }
         if let Some(smap) = self.o.ais.smap() {
             if let Some(node) = smap.nodes().find(|n| n.is_decommissioning()) {
                 return Some(format!("the decommission of {}", node.daemon_id));
@@ -47,8 +50,10 @@ impl Running<'_> {
         }
         if self.o.state != Some(ClusterState::ShuttingDown) {
             if let Some(step) = self.step_in_flight() {
-                // The shutdown starts once the node AIS is releasing or the pod that restarts
-                // is done: stopping AIS halfway through a decommission strands its data.
+                // The shutdown starts once the node AIS is releasing, the pod that restarts or
+                // the rebalance is done: stopping AIS halfway through a decommission strands
+                // its data, and an interrupted rebalance leaves objects away from the targets
+                // that own them until it is run again after the resume.
                 return self.progress(&format!("shutdown waits for {step} to finish"), true);
             }
             if self.rebalance_on {

@@ -463,7 +463,7 @@ fn a_template_that_applying_does_not_change_is_reported_not_applied_forever() {
 }
 
 #[test]
-fn shutdown_waits_for_a_decommission_or_a_restart_under_way() {
+fn shutdown_waits_for_a_decommission_a_restart_or_a_rebalance_under_way() {
     const DECOMM: u64 = 8;
     let w = ready(2)
         .with(|a| a.spec.shutdown_cluster = Some(true))
@@ -477,6 +477,14 @@ fn shutdown_waits_for_a_decommission_or_a_restart_under_way() {
         .with(|a| a.spec.shutdown_cluster = Some(true))
         .observe(|o| o.pods.target[1].terminating = true);
     assert_ne!(state(&w.plan()), Some(ClusterState::ShuttingDown));
+    let w = ready(2)
+        .with(|a| a.spec.shutdown_cluster = Some(true))
+        .observe(|o| o.running_rebalance = Some("rebalance[g7]".into()));
+    let p = w.plan();
+    assert_ne!(state(&p), Some(ClusterState::ShuttingDown));
+    assert!(!has(&p, &Action::ShutdownAis));
+    let msg = p.status.as_ref().unwrap().ready.clone().unwrap().message;
+    assert!(msg.contains("the rebalance rebalance[g7]"), "{msg}");
     let w = ready(2).with(|a| a.spec.shutdown_cluster = Some(true));
     assert_eq!(state(&w.plan()), Some(ClusterState::ShuttingDown));
 }
