@@ -664,6 +664,23 @@ fn manual_maintenance_is_kept_across_reconciles() {
             flags(&node),
             status["state"]
         );
+        if i >= 4 {
+            // An admin's maintenance is no step of the operator's: the cluster is not
+            // "Upgrading", and the Ready condition says which node is held and why.
+            assert_eq!(status["state"], "Ready", "{conditions:?}");
+            let ready = status["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready")
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(ready["reason"], "NodeInMaintenance", "{conditions:?}");
+            assert!(
+                ready["message"].as_str().unwrap_or_default().contains(pod),
+                "{conditions:?}"
+            );
+        }
     }
     let total = reconciles(health).unwrap() - base;
     println!("{total} reconciles while {pod} was in maintenance");

@@ -118,6 +118,7 @@ pub fn validate(new: &AIStoreSpec, old: Option<&AIStoreSpec>) -> Validation {
     check_cleanup(new, &mut v);
     check_tls(new, &mut v);
     check_auth(new, &mut v);
+    check_signing_key(new, &mut v);
     check_safe_decommission(new, &mut v);
     if let Some(old) = old {
         check_update(new, old, &mut v);
@@ -462,6 +463,34 @@ fn check_auth(spec: &AIStoreSpec, v: &mut Validation) {
             "set spec.auth.profileRef (preferred), or exactly one of usernamePassword and tokenExchange",
         );
     }
+}
+
+/// ais-init writes the node's cluster config with only the public part of `auth`: an HMAC
+/// signing key becomes `**********` (aistore `cmn.AuthConf.PublicClone`), the secret being
+/// expected in `AIS_AUTHN_SECRET_KEY`. A key given in the config alone leaves AIS checking
+/// tokens against the mask.
+fn check_signing_key(spec: &AIStoreSpec, v: &mut Validation) {
+    if spec.authn_secret_name.is_some() {
+        return;
+    }
+    let Some(auth) = spec.config_to_update.as_ref().and_then(|c| c.auth.as_ref()) else {
+        return;
+    };
+    let rsa = |method: Option<&str>| {
+        method.is_some_and(|m| {
+            ["RSA", "RS256", "RS384", "RS512"].contains(&m.to_uppercase().as_str())
+        })
+    };
+    let field = match (&auth.signature, &auth.secret) {
+        (Some(sig), _) if sig.key.is_some() && !rsa(sig.method.as_deref()) => {
+            "spec.configToUpdate.auth.signature.key"
+        }
+        (_, Some(_)) => "spec.configToUpdate.auth.secret",
+        _ => return,
+    };
+    v.warn(format!(
+        "{field}: ais-init writes an HMAC signing key into the node config as \"**********\" (it keeps only the public part of auth and expects the secret in the environment), so AIS would refuse every AuthN token; put the key in a Secret under SIGNING-KEY and name it in spec.authNSecretName (passed to the proxies as AIS_AUTHN_SECRET_KEY)"
+    ));
 }
 
 fn check_safe_decommission(spec: &AIStoreSpec, v: &mut Validation) {

@@ -425,6 +425,16 @@ fn warnings() {
             json!({"configToUpdate": {"rebalance": {"enabled": false}}}),
             "scaleDownMode is \"safe_decommission\" but rebalance is disabled; enable configToUpdate.rebalance.enabled so target data is migrated on scale-down",
         ),
+        (
+            "HMAC signing key in the config",
+            json!({"configToUpdate": {"auth": {"enabled": true, "signature": {"key": "k", "method": "HS256"}}}}),
+            "spec.configToUpdate.auth.signature.key: ais-init writes an HMAC signing key into the node config as \"**********\"",
+        ),
+        (
+            "v1.x auth secret in the config",
+            json!({"configToUpdate": {"auth": {"enabled": true, "secret": "k"}}}),
+            "spec.configToUpdate.auth.secret: ais-init writes",
+        ),
     ];
     for (name, patch, fragment) in cases {
         let r = validate(&spec(patch), None);
@@ -434,6 +444,21 @@ fn warnings() {
             r.warnings
         );
     }
+}
+
+#[test]
+fn no_signing_key_warning_for_an_rsa_key_or_a_key_in_a_secret() {
+    let key_warning = |patch| {
+        validate(&spec(patch), None)
+            .warnings
+            .into_iter()
+            .filter(|w| w.contains("ais-init writes an HMAC signing key"))
+            .collect::<Vec<_>>()
+    };
+    let rsa = json!({"configToUpdate": {"auth": {"signature": {"key": "pem", "method": "RS256"}}}});
+    assert!(key_warning(rsa).is_empty());
+    let with_secret = json!({"authNSecretName": "signing", "configToUpdate": {"auth": {"signature": {"key": "k", "method": "HS256"}}}});
+    assert!(key_warning(with_secret).is_empty());
 }
 
 #[test]

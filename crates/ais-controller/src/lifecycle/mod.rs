@@ -143,6 +143,9 @@ pub enum Step {
     MarkDecommissioned(Vec<String>),
     /// The operator cannot go on without a person; the message says what is wrong.
     Blocked(String),
+    /// Nothing is wrong and nothing changes: the only pods not ready are targets an admin
+    /// holds in maintenance (a disk swap). Unlike [`Step::Wait`], the cluster is not busy.
+    Held(String),
 }
 
 impl Step {

@@ -7,7 +7,7 @@
 
 use ais_crd::daemon::ScaleDownMode;
 
-use super::{AisCall, RebalanceReason, RoleInput, Step};
+use super::{AisCall, PodView, RebalanceReason, RoleInput, Step};
 
 /// What the target decisions observe beyond the role.
 #[derive(Clone, Copy, Debug)]
@@ -43,6 +43,9 @@ pub fn plan(t: &TargetInput<'_>) -> Step {
     if let Some(step) = resume(r) {
         return step;
     }
+    if let Some(held) = held_by_admin(r) {
+        return held;
+    }
     if !r.sts.ready() {
         return Step::wait(format!(
             "waiting for target pods: {}/{} ready",
@@ -50,6 +53,26 @@ pub fn plan(t: &TargetInput<'_>) -> Step {
         ));
     }
     Step::Done
+}
+
+/// [`Step::Held`] when some target pods are not ready and every one of them is an AIS node in
+/// maintenance that the operator did not start: an admin's decision, not a step under way.
+fn held_by_admin(r: &RoleInput<'_>) -> Option<Step> {
+    let not_ready: Vec<&PodView> = r.pods.iter().filter(|p| !p.ready).collect();
+    let mut held = Vec::new();
+    for pod in &not_ready {
+        let node = r
+            .node_of(&pod.name)
+            .filter(|n| n.in_maintenance() && !n.is_decommissioning())
+            .filter(|n| !r.maintained.contains(&n.daemon_id))?;
+        held.push(format!("{} (AIS node {})", pod.name, node.daemon_id));
+    }
+    (!held.is_empty()).then(|| {
+        Step::Held(format!(
+            "target pod {} is in maintenance, which the operator did not start; the cluster serves without it until it is taken out of maintenance (ais cluster add-remove-nodes stop-maintenance)",
+            held.join(", ")
+        ))
+    })
 }
 
 /// Shrinking from `sts.replicas` to `desired`: release each removed target in AIS (highest
@@ -198,7 +221,7 @@ fn resume(r: &RoleInput<'_>) -> Option<Step> {
         .find_map(|p| resume_pod(r, p))
 }
 
-fn resume_pod(r: &RoleInput<'_>, pod: &crate::lifecycle::PodView) -> Option<Step> {
+fn resume_pod(r: &RoleInput<'_>, pod: &PodView) -> Option<Step> {
     if pod.ready || !pod.running || pod.terminating {
         return None;
     }

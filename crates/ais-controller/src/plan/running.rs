@@ -451,6 +451,12 @@ impl Running<'_> {
                 self.busy();
                 Requeue::After(BLOCKED)
             }
+            // The state stays as it is (Ready, usually): no operator step is under way, and the
+            // pod's readiness wakes the controller when the admin ends the maintenance.
+            Step::Held(msg) => {
+                self.draft.ready(false, "NodeInMaintenance", msg);
+                Requeue::After(WATCHED)
+            }
         }
     }
 

@@ -210,10 +210,21 @@ fn a_restarted_target_in_maintenance_is_taken_out_of_it() {
 fn an_admins_maintenance_is_never_undone() {
     let mut w = ready(1);
     w.o.pods.target[0].ready = false;
+    let d = w.desired();
+    w.o.statefulsets.target = Some(live_sts(&d.target_statefulset, 1, 0, "r1", "r1"));
     w.o.ais = connected(smap(&[(0, 0)], &[(0, MAINT)], None));
     for _ in 0..5 {
         let p = w.plan();
         assert!(ais_calls(&p).is_empty(), "{:?}", p.actions);
+        // Not a step under way: the cluster stays Ready, and the reason says why a pod is not.
+        assert_eq!(p.next_state(w.o.state), Some(ClusterState::Ready));
+        let cond = p.status.as_ref().unwrap().ready.clone().unwrap();
+        assert_eq!(cond.reason, "NodeInMaintenance");
+        assert!(
+            cond.message.contains("ais-target-0 (AIS node target0)"),
+            "{}",
+            cond.message
+        );
         w.o.state = p.next_state(w.o.state);
     }
 }
