@@ -2,6 +2,8 @@
 //! namespaces, and child processes that are always stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod data;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

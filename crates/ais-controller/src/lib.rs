@@ -9,6 +9,7 @@ pub mod cluster_domain;
 pub mod leader;
 pub mod lifecycle;
 pub mod metrics;
+pub mod migrate;
 pub mod plan;
 pub mod pod_template;
 pub mod reconcile;

@@ -43,23 +43,23 @@ struct Args {
     /// Cluster DNS domain of pod and Service names. Unset: the `svc.<domain>` search entry of
     /// /etc/resolv.conf (every pod has one); the controller does not start without either.
     /// `render` uses cluster.local when unset.
-    #[arg(long, env = "KUBERNETES_CLUSTER_DOMAIN")]
+    #[arg(long, global = true, env = "KUBERNETES_CLUSTER_DOMAIN")]
     cluster_domain: Option<String>,
     /// aisnode image for specs that name none.
-    #[arg(long, env = "AIS_DEFAULT_NODE_IMAGE", default_value = ais_crd::defaults::DEFAULT_NODE_IMAGE)]
+    #[arg(long, global = true, env = "AIS_DEFAULT_NODE_IMAGE", default_value = ais_crd::defaults::DEFAULT_NODE_IMAGE)]
     default_node_image: String,
     /// ais-init image for specs that name none.
-    #[arg(long, env = "AIS_DEFAULT_INIT_IMAGE", default_value = ais_crd::defaults::DEFAULT_INIT_IMAGE)]
+    #[arg(long, global = true, env = "AIS_DEFAULT_INIT_IMAGE", default_value = ais_crd::defaults::DEFAULT_INIT_IMAGE)]
     default_init_image: String,
     /// imagePullPolicy of the aisnode and ais-init containers (default: Always, as the reference
     /// operator). `IfNotPresent` or `Never` for air-gapped clusters with preloaded images.
-    #[arg(long, env = "AIS_IMAGE_PULL_POLICY")]
+    #[arg(long, global = true, env = "AIS_IMAGE_PULL_POLICY")]
     ais_image_pull_policy: Option<String>,
     /// CPU request and limit of the ais-init container (default: 1).
-    #[arg(long, env = "AIS_INIT_CPU")]
+    #[arg(long, global = true, env = "AIS_INIT_CPU")]
     init_cpu: Option<String>,
     /// Memory request and limit of the ais-init container (default: 1Gi).
-    #[arg(long, env = "AIS_INIT_MEMORY")]
+    #[arg(long, global = true, env = "AIS_INIT_MEMORY")]
     init_memory: Option<String>,
     /// How the operator reaches the AIS API: `service` (the proxy Service's DNS name, for an
     /// operator in the cluster) or `pod-ip` (a ready proxy's pod IP, for an operator outside
@@ -122,6 +122,21 @@ enum Command {
         #[arg(short = 'f', long = "filename")]
         file: PathBuf,
     },
+    /// Before a takeover: list, per AIStore, what this operator would change in the objects
+    /// another operator made (none, or the fields), without writing anything. Reads the live
+    /// cluster, or captured files with --aistores and --objects. Uses the same flags as the
+    /// controller (--ais-image-pull-policy, --init-cpu, ...): give the values it will run with.
+    Migrate {
+        /// Only this namespace (default: all).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Captured AIStores (`kubectl get aistore -o yaml`) instead of the live cluster.
+        #[arg(long, requires = "objects")]
+        aistores: Option<PathBuf>,
+        /// Captured objects holding their StatefulSets (`kubectl get statefulset -o yaml`).
+        #[arg(long, requires = "aistores")]
+        objects: Option<PathBuf>,
+    },
 }
 
 /// Booleans as the reference reads `OPERATOR_SKIP_VERIFY_CRT` (`true`, `True`, `1`, ...).
@@ -162,6 +177,36 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
             let facts = Facts::unobserved(domain, defaults, pods);
             return write_stdout(&ais_controller::render::render_file(file, &facts)?);
+        }
+        Some(Command::Migrate {
+            namespace,
+            aistores,
+            objects,
+        }) => {
+            let defaults = Defaults {
+                node_image: args.default_node_image.clone(),
+                init_image: args.default_init_image.clone(),
+            };
+            let domain = args
+                .cluster_domain
+                .clone()
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
+            let facts = Facts::unobserved(domain, defaults, pods);
+            let found = match (aistores, objects) {
+                (Some(a), Some(o)) => ais_controller::migrate::from_files(a, o, &facts)?,
+                _ => {
+                    let _ = rustls_provider();
+                    let client = ais_common::client::kube_client("migrate").await?;
+                    ais_controller::migrate::from_cluster(&client, namespace.as_deref(), &facts)
+                        .await?
+                }
+            };
+            let mut text: String = found.iter().map(|t| format!("{t}\n")).collect();
+            if found.is_empty() {
+                text = "no AIStore found\n".into();
+            }
+            return write_stdout(&text);
         }
         None => {}
     }

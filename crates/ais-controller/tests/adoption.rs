@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use ais_controller::build::{self, Facts, PodSettings, Role};
+use ais_controller::migrate;
 use ais_controller::pod_template::{Ownership, template_change};
 use ais_crd::{AIStore, Defaults};
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -29,6 +30,52 @@ fn fixture_dir() -> Option<PathBuf> {
     None
 }
 
+/// The flags the fixture's operator ran with (its README).
+fn fixture_flags() -> Facts {
+    Facts::unobserved(
+        "cluster.local".into(),
+        Defaults::default(),
+        PodSettings {
+            image_pull_policy: Some("IfNotPresent".into()),
+            init_cpu: Some("100m".into()),
+            init_memory: Some("128Mi".into()),
+        },
+    )
+}
+
+#[test]
+fn migrate_says_no_change_for_the_fixture_and_names_the_field_of_an_edit() {
+    let Some(dir) = fixture_dir() else { return };
+    let aistores = dir.join("aistore.yaml");
+    let found =
+        migrate::from_files(&aistores, &dir.join("objects.yaml"), &fixture_flags()).unwrap();
+    let lines: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(lines, ["go-bench/mig3: no change"]);
+
+    // The same cluster, with a target image the reference's spec does not ask for.
+    let objects = std::fs::read_to_string(dir.join("objects.yaml")).unwrap();
+    let mut value: serde_json::Value = serde_yaml::from_str(&objects).unwrap();
+    for item in value["items"].as_array_mut().unwrap() {
+        if item["metadata"]["name"] == "mig3-target" && item["kind"] == "StatefulSet" {
+            item["spec"]["template"]["spec"]["containers"][0]["image"] =
+                "localhost/aistore/aisnode:v1.4.8".into();
+        }
+    }
+    let edited = std::env::temp_dir().join(format!("migrate-edited-{}.yaml", std::process::id()));
+    std::fs::write(&edited, serde_yaml::to_string(&value).unwrap()).unwrap();
+    let found = migrate::from_files(&aistores, &edited, &fixture_flags()).unwrap();
+    let _ = std::fs::remove_file(&edited);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        found[0].changes,
+        [
+            "mig3-target: pod template containers (ais-node) image changed: its pods would be restarted, one at a time"
+        ],
+        "{}",
+        found[0]
+    );
+}
+
 #[test]
 fn the_reference_operators_templates_roll_nothing() {
     let Some(dir) = fixture_dir() else { return };
@@ -45,7 +92,6 @@ fn the_reference_operators_templates_roll_nothing() {
             .unwrap();
         serde_json::from_value(item.clone()).unwrap()
     };
-    // The fixture's operator ran with these flags (its README).
     let facts = Facts {
         rebalance_allowed: true,
         previous_restart_hash: ais
@@ -53,15 +99,7 @@ fn the_reference_operators_templates_roll_nothing() {
             .annotations
             .as_ref()
             .and_then(|a| a.get("config.aistore.nvidia.com/restart-hash").cloned()),
-        ..Facts::unobserved(
-            "cluster.local".into(),
-            Defaults::default(),
-            PodSettings {
-                image_pull_policy: Some("IfNotPresent".into()),
-                init_cpu: Some("100m".into()),
-                init_memory: Some("128Mi".into()),
-            },
-        )
+        ..fixture_flags()
     };
     let desired = build::build(&ais, &facts).unwrap();
     let mut problems = Vec::new();

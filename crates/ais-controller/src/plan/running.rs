@@ -44,6 +44,7 @@ pub(super) fn plan(spec: &AIStoreSpec, desired: &Desired, o: &Observed) -> Plan 
         skip: o.foreign.clone(),
     });
     run.objects_applied();
+    run.second_operator();
     run.draft.act(Action::SweepInventory);
     if o.restart_hash.as_deref() != Some(w.desired.restart_hash.as_str()) {
         // Pod templates carry it; the config hash waits until the config reached AIS.

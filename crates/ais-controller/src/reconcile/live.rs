@@ -45,12 +45,7 @@ impl Live {
         let proxy = apply::get::<StatefulSet>(client, ns, &proxy_name).await?;
         let target = apply::get::<StatefulSet>(client, ns, &target_name).await?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-        let selector = format!(
-            "{}={cluster},{}={}",
-            labels::NAME,
-            labels::MANAGED_BY,
-            labels::MANAGED_BY_VALUE
-        );
+        let selector = pod_selector(cluster, [proxy.as_ref(), target.as_ref()]);
         let list = pods
             .list(&ListParams::default().labels(&selector))
             .await
@@ -108,6 +103,39 @@ impl Live {
     }
 }
 
+/// The label selector that lists the pods of both StatefulSets in one request: the labels
+/// their own selectors share (a StatefulSet's pods carry its selector's labels whoever made
+/// it: pods of the reference operator before v3.3 lack `app.kubernetes.io/managed-by`, and
+/// before v3.0 the selector was `app` and `component`). The pods are then told apart by name.
+/// Without a StatefulSet, the cluster's name label.
+pub fn pod_selector<'a>(
+    cluster: &str,
+    sets: impl IntoIterator<Item = Option<&'a StatefulSet>>,
+) -> String {
+    let mut shared: Option<BTreeMap<String, String>> = None;
+    for labels in sets
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.spec.as_ref()?.selector.match_labels.clone())
+    {
+        shared = Some(match shared {
+            None => labels,
+            Some(mut common) => {
+                common.retain(|k, v| labels.get(k) == Some(v));
+                common
+            }
+        });
+    }
+    match shared.filter(|l| !l.is_empty()) {
+        Some(common) => common
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
+        None => format!("{}={cluster}", labels::NAME),
+    }
+}
+
 /// The cluster's LoadBalancer Services (one list, by the cluster's name label) and their
 /// ingress addresses.
 async fn load_balancers(
@@ -142,4 +170,64 @@ pub fn ingress(svc: &Service) -> Vec<String> {
         .flatten()
         .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use k8s_openapi::api::apps::v1::StatefulSetSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    use super::*;
+
+    fn sts(labels: &[(&str, &str)]) -> StatefulSet {
+        StatefulSet {
+            spec: Some(StatefulSetSpec {
+                selector: LabelSelector {
+                    match_labels: Some(
+                        labels
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ),
+                    match_expressions: None,
+                },
+                ..StatefulSetSpec::default()
+            }),
+            ..StatefulSet::default()
+        }
+    }
+
+    #[test]
+    fn pods_are_listed_by_what_the_statefulset_selectors_share() {
+        let name = "app.kubernetes.io/name";
+        let component = "app.kubernetes.io/component";
+        let proxy = sts(&[(name, "mig3"), (component, "proxy")]);
+        let target = sts(&[(name, "mig3"), (component, "target")]);
+        assert_eq!(
+            pod_selector("mig3", [Some(&proxy), Some(&target)]),
+            "app.kubernetes.io/name=mig3",
+            "never managed-by: the reference's pods before v3.3 lack it"
+        );
+        let old_proxy = sts(&[("app", "mig3"), ("component", "proxy")]);
+        let old_target = sts(&[("app", "mig3"), ("component", "target")]);
+        assert_eq!(
+            pod_selector("mig3", [Some(&old_proxy), Some(&old_target)]),
+            "app=mig3"
+        );
+        assert_eq!(
+            pod_selector("mig3", [None, Some(&target)]),
+            "app.kubernetes.io/component=target,app.kubernetes.io/name=mig3"
+        );
+        assert_eq!(
+            pod_selector("mig3", [None, None]),
+            "app.kubernetes.io/name=mig3"
+        );
+        assert_eq!(
+            pod_selector("mig3", [Some(&proxy), Some(&old_target)]),
+            "app.kubernetes.io/name=mig3",
+            "nothing shared: the name label"
+        );
+    }
 }

@@ -41,6 +41,25 @@ impl Running<'_> {
         self.draft.status.objects_applied = Some(Cond::new(false, "ForeignObject", message));
     }
 
+    /// A Warning while the reference operator writes a StatefulSet after this operator did:
+    /// two operators on one cluster undo each other's changes and restart pods in turn.
+    pub(super) fn second_operator(&mut self) {
+        let sets = [&self.o.statefulsets.proxy, &self.o.statefulsets.target];
+        for sts in sets.into_iter().flatten() {
+            if let Some(at) = crate::migrate::written_after_us(&sts.metadata) {
+                let name = sts.metadata.name.clone().unwrap_or_default();
+                self.draft.warn(
+                    "SecondOperator",
+                    "Reconcile",
+                    format!(
+                        "StatefulSet {name} was written at {at} by the field manager \"{}\" (the Go operator) after this operator took it over; two operators must not manage one cluster: stop the other one (its leader lease is 60c23797.nvidia.com)",
+                        crate::migrate::REFERENCE_MANAGER
+                    ),
+                );
+            }
+        }
+    }
+
     /// Condition `TemplatesConverge`: False (and a Warning) while a template change does not
     /// converge; True again once it does.
     pub(super) fn templates_converge(&mut self) {

@@ -569,3 +569,43 @@ fn a_lost_node_never_decommissions_a_healthy_target() {
         [AisCall::Decommission { pod, .. }] if pod == "ais-target-2"
     ));
 }
+
+#[test]
+fn a_write_of_the_reference_operator_after_the_takeover_is_warned_about() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, Time};
+    let entry = |manager: &str, at: &str| ManagedFieldsEntry {
+        manager: Some(manager.into()),
+        time: Some(Time(at.parse().unwrap())),
+        ..ManagedFieldsEntry::default()
+    };
+    let warnings = |p: &Plan| -> Vec<String> {
+        p.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Event(n) if n.warning && n.reason == "SecondOperator" => {
+                    Some(n.text.clone())
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut w = ready(1);
+    let sts = w.o.statefulsets.target.as_mut().unwrap();
+    sts.metadata.managed_fields = Some(vec![
+        entry("manager", "2026-12-02T05:24:28Z"),
+        entry("ais-operator", "2026-12-02T06:00:00Z"),
+    ]);
+    assert!(
+        warnings(&w.plan()).is_empty(),
+        "the reference made it first"
+    );
+    let sts = w.o.statefulsets.target.as_mut().unwrap();
+    sts.metadata
+        .managed_fields
+        .as_mut()
+        .unwrap()
+        .push(entry("manager", "2026-12-02T06:10:00Z"));
+    let found = warnings(&w.plan());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("StatefulSet ais-target was written at 2026-12-02T06:10:00Z by the field manager \"manager\""), "{found:?}");
+}

@@ -1,0 +1,200 @@
+//! A small AIS data client for the e2e tests: bucket, PUT, GET, checksums. It speaks AIStore's
+//! REST API directly (`../shared/reference/aistore-api.md`): the proxy answers object requests
+//! with a 307 to the target that owns the object, and the client follows it with the same
+//! method and body. Plain HTTP/1.0 over a TcpStream, so that a body is never chunked and no
+//! HTTP library decides anything for the test.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+/// Objects written to one bucket, with the SHA-256 of each content.
+#[derive(Clone, Debug, Default)]
+pub struct Written {
+    /// The bucket (provider `ais`).
+    pub bucket: String,
+    /// Object name → SHA-256 of what was written.
+    pub objects: BTreeMap<String, [u8; 32]>,
+}
+
+/// What reading a [`Written`] set back found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Verified {
+    /// Objects read back with the checksum they were written with.
+    pub intact: usize,
+    /// One line per object that was missing, unreadable or different.
+    pub failures: Vec<String>,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
+fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<Answer, String> {
+    let sock: SocketAddr = addr.parse().map_err(|e| format!("address {addr}: {e}"))?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(3))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))
+        .map_err(|e| e.to_string())?;
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes())
+        .and_then(|()| s.write_all(body))
+        .map_err(|e| format!("{method} {addr}{path}: {e}"))?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)
+        .map_err(|e| format!("{method} {addr}{path}: reading the answer: {e}"))?;
+    let split = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("{method} {addr}{path}: no HTTP header in the answer"))?;
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("{method} {addr}{path}: no status in {head:?}"))?;
+    let location = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("location")
+            .then(|| v.trim().to_string())
+    });
+    Ok(Answer {
+        status,
+        location,
+        body: buf[split + 4..].to_vec(),
+    })
+}
+
+/// Sends a request to the proxy at `addr` and follows one 307 to a target.
+fn object_request(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<Answer, String> {
+    let first = request(addr, method, path, body)?;
+    if first.status != 307 {
+        return Ok(first);
+    }
+    let location = first
+        .location
+        .ok_or_else(|| format!("{method} {path}: a 307 without Location"))?;
+    let rest = location
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{method} {path}: redirected to {location}, not plain HTTP"))?;
+    let (host, target_path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    request(host, method, target_path, body)
+}
+
+/// Creates bucket `bucket` (provider `ais`) through the proxy at `addr`.
+pub fn create_bucket(addr: &str, bucket: &str) -> Result<(), String> {
+    let body = br#"{"action":"create-bck"}"#;
+    let answer = request(
+        addr,
+        "POST",
+        &format!("/v1/buckets/{bucket}?provider=ais"),
+        body,
+    )?;
+    match answer.status {
+        200 => Ok(()),
+        code => Err(format!(
+            "creating bucket {bucket}: HTTP {code}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )),
+    }
+}
+
+/// Stores `content` as `bucket/name`.
+pub fn put(addr: &str, bucket: &str, name: &str, content: &[u8]) -> Result<(), String> {
+    let path = format!("/v1/objects/{bucket}/{name}?provider=ais");
+    let answer = object_request(addr, "PUT", &path, content)?;
+    match answer.status {
+        200 => Ok(()),
+        code => Err(format!(
+            "PUT {bucket}/{name}: HTTP {code}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )),
+    }
+}
+
+/// Reads `bucket/name` back.
+pub fn get(addr: &str, bucket: &str, name: &str) -> Result<Vec<u8>, String> {
+    let path = format!("/v1/objects/{bucket}/{name}?provider=ais");
+    let answer = object_request(addr, "GET", &path, b"")?;
+    match answer.status {
+        200 => Ok(answer.body),
+        code => Err(format!(
+            "GET {bucket}/{name}: HTTP {code}: {}",
+            String::from_utf8_lossy(&answer.body)
+        )),
+    }
+}
+
+/// Content of `len` bytes that differs per object and per run (xorshift from `seed`).
+pub fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Creates `bucket` and writes `count` objects of `len` bytes of random content into it.
+pub fn write_objects(
+    addr: &str,
+    bucket: &str,
+    count: usize,
+    len: usize,
+) -> Result<Written, String> {
+    create_bucket(addr, bucket)?;
+    let seed = u64::from(crate::rand_u32()) << 20;
+    let mut written = Written {
+        bucket: bucket.to_string(),
+        objects: BTreeMap::new(),
+    };
+    for i in 0..count {
+        let name = format!("obj-{i:04}");
+        let bytes = content(seed + i as u64, len);
+        put(addr, bucket, &name, &bytes)?;
+        written.objects.insert(name, Sha256::digest(&bytes).into());
+    }
+    Ok(written)
+}
+
+/// Reads every object of `written` back through the proxy at `addr` and compares checksums.
+pub fn verify(addr: &str, written: &Written) -> Verified {
+    let mut out = Verified::default();
+    for (name, want) in &written.objects {
+        match get(addr, &written.bucket, name) {
+            Ok(bytes) if <[u8; 32]>::from(Sha256::digest(&bytes)) == *want => out.intact += 1,
+            Ok(bytes) => out.failures.push(format!(
+                "{}/{name}: {} bytes with another checksum",
+                written.bucket,
+                bytes.len()
+            )),
+            Err(err) => out.failures.push(err),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_differs_by_seed_and_is_reproducible() {
+        assert_eq!(content(7, 64), content(7, 64));
+        assert_ne!(content(7, 64), content(8, 64));
+        assert_eq!(content(7, 1000).len(), 1000);
+    }
+}
