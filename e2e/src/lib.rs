@@ -844,3 +844,48 @@ impl Drop for ReleaseFinalizers {
         }
     }
 }
+
+/// Deletes an AIStore when dropped. Declared after the test's controller, it drops first, so
+/// the controller, still running, releases its finalizer; if that takes over 3 minutes (a
+/// failed test), the finalizer is removed so that the namespace can go.
+#[derive(Debug)]
+pub struct DeleteAistore<'a> {
+    /// Its namespace.
+    pub ns: &'a str,
+    /// Its name.
+    pub name: &'a str,
+}
+
+impl Drop for DeleteAistore<'_> {
+    fn drop(&mut self) {
+        let (ns, name) = (self.ns, self.name);
+        let deleted = kubectl(
+            &[
+                "delete",
+                "aistore",
+                "-n",
+                ns,
+                name,
+                "--ignore-not-found",
+                "--wait=true",
+                "--timeout=180s",
+            ],
+            None,
+        );
+        if !deleted.status.success() {
+            let _ = kubectl(
+                &[
+                    "patch",
+                    "aistore",
+                    "-n",
+                    ns,
+                    name,
+                    "--type=merge",
+                    "-p",
+                    r#"{"metadata":{"finalizers":null}}"#,
+                ],
+                None,
+            );
+        }
+    }
+}

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use ais_e2e::{
-    Namespace, aistore, env_path, free_port, get_json, http_get_json, http_request, install_crd,
-    kubectl, kubectl_ok, operator_username, pod_uids, start_controller, state,
+    DeleteAistore, Namespace, aistore, env_path, free_port, get_json, http_get_json, http_request,
+    install_crd, kubectl, kubectl_ok, operator_username, pod_uids, start_controller, state,
 };
 use serde_json::{Value, json};
 
@@ -156,46 +156,6 @@ fn create_cluster(ns: &str, resources: Option<&Value>) {
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
 }
 
-/// Deletes the test's AIStore when dropped. Declared after the controller, it drops first, so
-/// the controller, still running, releases its finalizer; if that takes over 2 minutes (a failed
-/// test), the finalizer is removed so that the namespace can go.
-#[derive(Debug)]
-struct DeleteAistore<'a>(&'a str);
-
-impl Drop for DeleteAistore<'_> {
-    fn drop(&mut self) {
-        let ns = self.0;
-        let deleted = kubectl(
-            &[
-                "delete",
-                "aistore",
-                "-n",
-                ns,
-                NAME,
-                "--ignore-not-found",
-                "--wait=true",
-                "--timeout=120s",
-            ],
-            None,
-        );
-        if !deleted.status.success() {
-            let _ = kubectl(
-                &[
-                    "patch",
-                    "aistore",
-                    "-n",
-                    ns,
-                    NAME,
-                    "--type=merge",
-                    "-p",
-                    r#"{"metadata":{"finalizers":null}}"#,
-                ],
-                None,
-            );
-        }
-    }
-}
-
 /// `t` as the audit log writes times (`metav1.MicroTime`, UTC): `2026-12-02T07:30:57.852116Z`.
 fn audit_time(t: SystemTime) -> String {
     let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap();
@@ -283,7 +243,7 @@ fn normalised_quantities_cause_no_rollout_loop() {
     let ns_guard = Namespace::create("e2e-corr-qty", &[]);
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
-    let _delete = DeleteAistore(ns);
+    let _delete = DeleteAistore { ns, name: NAME };
     // The API server stores these as 100m and 1Gi.
     let resources = json!({"requests": {"cpu": "0.1", "memory": "1024Mi"}});
     create_cluster(ns, Some(&resources));
@@ -398,7 +358,7 @@ fn rollout_restart_replaces_each_target_once_in_maintenance() {
     let ns_guard = Namespace::create("e2e-corr-roll", &[]);
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
-    let _delete = DeleteAistore(ns);
+    let _delete = DeleteAistore { ns, name: NAME };
     create_cluster(ns, None);
     wait_ready(ns);
     let before = pod_uids(ns);
@@ -588,7 +548,7 @@ fn manual_maintenance_is_kept_across_reconciles() {
     let ns = ns_guard.0.as_str();
     let health = free_port("127.0.0.1");
     let _controller = start_controller(ns, health);
-    let _delete = DeleteAistore(ns);
+    let _delete = DeleteAistore { ns, name: NAME };
     create_cluster(ns, None);
     wait_ready(ns);
     let pod = "ais-target-1";

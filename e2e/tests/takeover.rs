@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use ais_e2e::data::{self, Written};
 use ais_e2e::{
-    Namespace, ais_pod_uids, env_path, free_port, get_json, install_crd, kubectl, kubectl_ok,
+    DeleteAistore, Namespace, ais_pod_uids, env_path, free_port, get_json, install_crd, kubectl_ok,
     operator_kubeconfig, patch_spec, require_cluster, start_controller, state, wait_for,
 };
 use serde_json::{Value, json};
@@ -213,44 +213,6 @@ fn verify_all(ns: &str, written: &Written, when: &str) {
     );
 }
 
-/// Deletes the AIStore while the controller still runs (declared after it, so dropped first),
-/// then lets the namespace go.
-struct DeleteAistore<'a>(&'a str);
-
-impl Drop for DeleteAistore<'_> {
-    fn drop(&mut self) {
-        let ns = self.0;
-        let deleted = kubectl(
-            &[
-                "delete",
-                "aistore",
-                "-n",
-                ns,
-                NAME,
-                "--ignore-not-found",
-                "--wait=true",
-                "--timeout=180s",
-            ],
-            None,
-        );
-        if !deleted.status.success() {
-            let _ = kubectl(
-                &[
-                    "patch",
-                    "aistore",
-                    "-n",
-                    ns,
-                    NAME,
-                    "--type=merge",
-                    "-p",
-                    r#"{"metadata":{"finalizers":null}}"#,
-                ],
-                None,
-            );
-        }
-    }
-}
-
 fn takeover(marks: Marks) {
     require_cluster();
     install_crd();
@@ -302,7 +264,7 @@ fn takeover(marks: Marks) {
 
     let health = free_port("127.0.0.1");
     let _controller = start_controller(ns, health);
-    let _delete = DeleteAistore(ns);
+    let _delete = DeleteAistore { ns, name: NAME };
     let start = Instant::now();
     while start.elapsed() < WATCH {
         std::thread::sleep(Duration::from_secs(15));

@@ -42,7 +42,7 @@ struct Args {
     watch_namespaces: Vec<String>,
     /// Cluster DNS domain of pod and Service names. Unset: the `svc.<domain>` search entry of
     /// /etc/resolv.conf (every pod has one); the controller does not start without either.
-    /// `render` uses cluster.local when unset.
+    /// `render` and `migrate` use cluster.local when unset.
     #[arg(long, global = true, env = "KUBERNETES_CLUSTER_DOMAIN")]
     cluster_domain: Option<String>,
     /// aisnode image for specs that name none.
@@ -148,6 +148,21 @@ fn parse_bool(s: &str) -> Result<bool, String> {
     }
 }
 
+/// The facts of the subcommands that build objects without reconciling (`render`,
+/// `migrate`): the flags, and cluster.local for a domain not given.
+fn offline_facts(args: &Args, pods: PodSettings) -> Facts {
+    let defaults = Defaults {
+        node_image: args.default_node_image.clone(),
+        init_image: args.default_init_image.clone(),
+    };
+    let domain = args
+        .cluster_domain
+        .clone()
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
+    Facts::unobserved(domain, defaults, pods)
+}
+
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => Err(err.into()),
@@ -166,16 +181,7 @@ async fn main() -> anyhow::Result<()> {
     match &args.command {
         Some(Command::Crd) => return write_stdout(&ais_crd::crd::aistore_crd_yaml()?),
         Some(Command::Render { file }) => {
-            let defaults = Defaults {
-                node_image: args.default_node_image.clone(),
-                init_image: args.default_init_image.clone(),
-            };
-            let domain = args
-                .cluster_domain
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
-            let facts = Facts::unobserved(domain, defaults, pods);
+            let facts = offline_facts(&args, pods);
             return write_stdout(&ais_controller::render::render_file(file, &facts)?);
         }
         Some(Command::Migrate {
@@ -183,16 +189,7 @@ async fn main() -> anyhow::Result<()> {
             aistores,
             objects,
         }) => {
-            let defaults = Defaults {
-                node_image: args.default_node_image.clone(),
-                init_image: args.default_init_image.clone(),
-            };
-            let domain = args
-                .cluster_domain
-                .clone()
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| build::DEFAULT_CLUSTER_DOMAIN.to_string());
-            let facts = Facts::unobserved(domain, defaults, pods);
+            let facts = offline_facts(&args, pods);
             let found = match (aistores, objects) {
                 (Some(a), Some(o)) => ais_controller::migrate::from_files(a, o, &facts)?,
                 _ => {
