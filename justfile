@@ -84,8 +84,19 @@ demo:
     k wait -n ais-demo aistore/ais-minimal --for=jsonpath='{.status.state}'=Ready --timeout=600s
     k get aistores -n ais-demo
     ip=$(k get pod -n ais-demo ais-minimal-proxy-0 -o jsonpath='{.status.podIP}')
+    ais="http://$ip:51080"
+    step "storing an object through the proxy and reading it back (AIS REST API, curl)"
+    curl -sf -X POST -H 'Content-Type: application/json' -d '{"action":"create-bck"}' "$ais/v1/buckets/demo?provider=ais" \
+      || curl -sf -I "$ais/v1/buckets/demo?provider=ais" >/dev/null
+    echo "hello from the AIStore demo, $(date -u +%FT%TZ)" > /tmp/ais-demo-object.txt
+    curl -sf -L -X PUT -T /tmp/ais-demo-object.txt "$ais/v1/objects/demo/hello.txt?provider=ais"
+    curl -sf -L "$ais/v1/objects/demo/hello.txt?provider=ais" -o /tmp/ais-demo-object.back
+    cmp /tmp/ais-demo-object.txt /tmp/ais-demo-object.back
+    echo "    read back: $(cat /tmp/ais-demo-object.back)"
     step "done"
     echo "    AIS API:   curl http://$ip:51080/v1/daemon?what=smap   (from this host)"
+    echo "    store:     curl -L -X PUT -T FILE '$ais/v1/objects/demo/NAME?provider=ais'"
+    echo "    read:      curl -L '$ais/v1/objects/demo/NAME?provider=ais'"
     echo "    kubectl:   export KUBECONFIG={{kubeconfig}}; {{kubectl}} get ais -A"
     echo "    remove:    {{kubectl}} delete ais -n ais-demo ais-minimal; just undeploy"
     echo "    tear down: just cluster-down"
