@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -185,6 +187,66 @@ pub fn verify(addr: &str, written: &Written) -> Verified {
         }
     }
     out
+}
+
+/// Reads and checks failed or succeeded by a [`Reader`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCount {
+    /// Reads that returned the written content.
+    pub ok: usize,
+    /// Reads that failed or returned other content.
+    pub failed: usize,
+}
+
+/// A reader that keeps reading a written set, one object after another, while an operation
+/// runs: how available the data stayed.
+#[derive(Debug)]
+pub struct Reader {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<ReadCount>>,
+}
+
+impl Reader {
+    /// Starts reading `written` through the proxy at `addr`, about ten reads a second.
+    pub fn start(addr: &str, written: &Written) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, addr, written) = (stop.clone(), addr.to_string(), written.clone());
+        let handle = std::thread::spawn(move || {
+            let mut count = ReadCount::default();
+            for (name, want) in written.objects.iter().cycle() {
+                if flag.load(Ordering::Relaxed) {
+                    break;
+                }
+                match get(&addr, &written.bucket, name) {
+                    Ok(bytes) if <[u8; 32]>::from(Sha256::digest(&bytes)) == *want => {
+                        count.ok += 1;
+                    }
+                    _ => count.failed += 1,
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            count
+        });
+        Self {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops reading; what the reads found.
+    pub fn stop(mut self) -> ReadCount {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The AIS lifecycle on the real cluster with real aisnode pods: a target rollout with
 //! maintenance, a safe_decommission scale-down, deletion with cleanupMetadata (PVCs go), and a
-//! graceful shutdown and resume from persisted metadata (PVCs and cluster ID stay).
+//! graceful shutdown and resume from persisted metadata (PVCs and cluster ID stay). Objects
+//! stored before each step are read back, checksummed, after it; a reader runs during the
+//! rollout and the scale-down, and its failed reads are printed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 
+use ais_e2e::data::{self, Reader, Written};
 use ais_e2e::{
     Namespace, aistore, delete_aistore, event_notes, eventually, free_port, get_json,
     http_get_json, install_crd, kubectl_ok, patch_spec, pod_uids, pvc_uids, start_controller,
@@ -19,6 +22,33 @@ fn smap(ns: &str, name: &str) -> Option<Value> {
     let pod = get_json(&["pod", "-n", ns, &format!("{name}-proxy-0")])?;
     let ip = pod["status"]["podIP"].as_str()?;
     http_get_json(&format!("{ip}:51080"), "/v1/daemon?what=smap")
+}
+
+fn proxy(ns: &str, name: &str) -> String {
+    let pod = get_json(&["pod", "-n", ns, &format!("{name}-proxy-0")]).unwrap();
+    format!("{}:51080", pod["status"]["podIP"].as_str().unwrap())
+}
+
+/// Stores `count` objects in a new bucket of the cluster (retried while AIS settles).
+fn store(ns: &str, name: &str, bucket: &str, count: usize) -> Written {
+    eventually(Duration::from_secs(120), || {
+        data::write_objects(&proxy(ns, name), bucket, count, 32 * 1024)
+            .map_err(|e| println!("{ns}: storing objects: {e}"))
+            .ok()
+    })
+}
+
+/// Every object of `written` reads back with its checksum.
+fn verify(ns: &str, name: &str, written: &Written, when: &str) {
+    let found = data::verify(&proxy(ns, name), written);
+    assert!(
+        found.failures.is_empty() && found.intact == written.objects.len(),
+        "{when}: {} of {} objects intact: {:#?}",
+        found.intact,
+        written.objects.len(),
+        found.failures
+    );
+    println!("{ns} {when}: {} objects read back intact", found.intact);
 }
 
 fn targets_in_map(ns: &str, name: &str) -> Option<usize> {
@@ -82,9 +112,12 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
         .unwrap();
     assert_eq!(rebalance["status"], "True", "{rebalance}");
 
+    let written = store(ns, name, "lifecycle", 40);
+
     // Rollout: a target env change restarts the targets one at a time, each put in
     // maintenance first; the proxy keeps running.
     let before = pod_uids(ns);
+    let reader = Reader::start(&proxy(ns, name), &written);
     patch_spec(
         ns,
         name,
@@ -97,6 +130,14 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
             .all(|p| now.get(*p).is_some_and(|uid| Some(uid) != before.get(*p)));
         (rolled && state(ns, name).as_deref() == Some("Ready")).then_some(())
     });
+    let reads = reader.stop();
+    println!(
+        "{ns} target rollout: {} reads, {} failed",
+        reads.ok + reads.failed,
+        reads.failed
+    );
+    assert!(reads.ok > 0, "no read succeeded during the rollout");
+    verify(ns, name, &written, "after the target rollout");
     assert_eq!(
         pod_uids(ns).get("ais-proxy-0"),
         before.get("ais-proxy-0"),
@@ -121,7 +162,9 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
         );
     }
 
-    // Scale down with safe_decommission: AIS removes the node before the pod goes.
+    // Scale down with safe_decommission: AIS removes the node before the pod goes, and
+    // migrates its objects to the target that stays.
+    let reader = Reader::start(&proxy(ns, name), &written);
     patch_spec(ns, name, &json!({"targetSpec": {"size": 1}}));
     eventually(LONG, || {
         let ais = get_json(&["aistore", "-n", ns, name])?;
@@ -129,6 +172,13 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
             .then_some(())
     });
     assert_eq!(targets_in_map(ns, name), Some(1));
+    let reads = reader.stop();
+    println!(
+        "{ns} safe_decommission scale-down: {} reads, {} failed",
+        reads.ok + reads.failed,
+        reads.failed
+    );
+    verify(ns, name, &written, "after the safe_decommission scale-down");
     let notes = event_notes(ns, name);
     let decomm = position(&notes, "decommission ");
     let scaled = position(&notes, "Scaling targets from 2 to 1");
@@ -159,6 +209,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     assert!(id.as_str().is_some_and(|s| !s.is_empty()));
     let pvcs = pvc_uids(ns);
     assert!(!pvcs.trim().is_empty());
+    let written = store(ns, name, "shutdown", 30);
 
     patch_spec(ns, name, &json!({"shutdownCluster": true}));
     wait_state(ns, name, "Shutdown");
@@ -184,6 +235,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
         "resume made a new cluster"
     );
     assert_eq!(targets_in_map(ns, name), Some(1));
+    verify(ns, name, &written, "after the shutdown and resume");
 
     // Deletion without cleanupMetadata: AIS shuts down, PVCs and host state stay.
     delete_aistore(ns, name);
@@ -202,6 +254,12 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
         get_json(&["aistore", "-n", ns, name]).unwrap()["status"]["clusterID"],
         id,
         "the kept metadata did not bring the cluster back"
+    );
+    verify(
+        ns,
+        name,
+        &written,
+        "after deletion and re-creation from the kept metadata",
     );
 
     // Deletion with cleanupMetadata: PVCs go, and a Job on the node empties the host state.
