@@ -117,7 +117,12 @@ fn replay(ns: &str, marks: Marks) -> String {
     );
 
     let objects = in_namespace(&fixture("objects.yaml"), ns);
-    for mut obj in objects["items"].as_array().unwrap().clone() {
+    let mut items = objects["items"].as_array().unwrap().clone();
+    // What the pods need (ServiceAccount, ConfigMaps) before the StatefulSets that start them,
+    // as the reference orders it: a pod refused for a missing ServiceAccount is retried with
+    // the StatefulSet controller's backoff.
+    items.sort_by_key(|o| o["kind"] == "StatefulSet");
+    for mut obj in items {
         strip_server_fields(&mut obj);
         for owner in obj["metadata"]["ownerReferences"]
             .as_array_mut()
