@@ -157,7 +157,11 @@ pub fn write_objects(
     count: usize,
     len: usize,
 ) -> Result<Written, String> {
-    create_bucket(addr, bucket)?;
+    // A retry after a failed PUT finds the bucket made: AIS answers 409, which is fine here.
+    match create_bucket(addr, bucket) {
+        Err(err) if !err.contains("HTTP 409") => return Err(err),
+        _ => {}
+    }
     let seed = u64::from(crate::rand_u32()) << 20;
     let mut written = Written {
         bucket: bucket.to_string(),

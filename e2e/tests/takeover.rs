@@ -21,8 +21,9 @@ use std::time::{Duration, Instant};
 
 use ais_e2e::data::{self, Written};
 use ais_e2e::{
-    DeleteAistore, Namespace, ais_pod_uids, env_path, free_port, get_json, install_crd, kubectl_ok,
-    operator_kubeconfig, patch_spec, require_cluster, start_controller, state, wait_for,
+    DeleteAistore, Namespace, ais_pod_uids, env_path, free_port, get_json, install_crd, kubectl,
+    kubectl_ok, operator_kubeconfig, patch_spec, require_cluster, start_controller, state,
+    wait_for,
 };
 use serde_json::{Value, json};
 
@@ -218,11 +219,35 @@ fn verify_all(ns: &str, written: &Written, when: &str) {
     );
 }
 
+/// Takes the reference's finalizer off the AIStore when dropped, so that a test that fails
+/// before any controller runs still lets its namespace go. Declared first, it drops last: after
+/// [`DeleteAistore`] the AIStore is gone and this does nothing.
+struct ReleaseFinalizer<'a>(&'a str);
+
+impl Drop for ReleaseFinalizer<'_> {
+    fn drop(&mut self) {
+        let _ = kubectl(
+            &[
+                "patch",
+                "aistore",
+                "-n",
+                self.0,
+                NAME,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ],
+            None,
+        );
+    }
+}
+
 fn takeover(marks: Marks) {
     require_cluster();
     install_crd();
     let ns = Namespace::create("e2e-takeover", &[]);
     let ns = ns.0.as_str();
+    let _release = ReleaseFinalizer(ns);
     replay(ns, marks);
 
     // The cluster the reference made runs and serves objects before this controller starts.

@@ -4,8 +4,9 @@
 //! reconciles restart no pod. It writes nothing.
 //!
 //! Compared: each StatefulSet's pod template (a change restarts that role's pods, one at a
-//! time), its replica count (pods added or removed), and its selector and volume claim
-//! templates (immutable: a difference can never be applied, so the takeover would stop there).
+//! time), its replica count (pods added or removed), and its selector, volume claim templates,
+//! `podManagementPolicy` and `serviceName` (immutable: a difference can never be applied, so
+//! the takeover would stop there).
 
 use std::fmt;
 use std::path::Path;
@@ -133,6 +134,29 @@ fn statefulset_changes(have: &StatefulSet, want: &StatefulSet) -> Vec<String> {
     if hr != wr {
         out.push(format!("replicas {hr} → {wr}"));
     }
+    let immutable = [
+        (
+            "podManagementPolicy",
+            hs.pod_management_policy
+                .as_deref()
+                .unwrap_or("OrderedReady"),
+            ws.pod_management_policy
+                .as_deref()
+                .unwrap_or("OrderedReady"),
+        ),
+        (
+            "serviceName",
+            hs.service_name.as_deref().unwrap_or_default(),
+            ws.service_name.as_deref().unwrap_or_default(),
+        ),
+    ];
+    for (field, have, want) in immutable {
+        if have != want {
+            out.push(format!(
+                "{field} {have:?} → {want:?} (immutable: the StatefulSet would have to be recreated)"
+            ));
+        }
+    }
     if hs.selector.match_labels != ws.selector.match_labels {
         out.push(format!(
             "selector {} → {} (immutable: the StatefulSet would have to be recreated)",
@@ -164,12 +188,13 @@ fn statefulset_changes(have: &StatefulSet, want: &StatefulSet) -> Vec<String> {
     out
 }
 
-/// The field manager of the reference operator's StatefulSet writes (controller-runtime's
-/// default name, with Update). Its other children it applies as `ais-operator`, like us.
+/// The field manager of the reference operator's Update writes (controller-runtime's default
+/// name): its StatefulSets, and its AIStore's annotations, finalizer and status. Its other
+/// children it applies as `ais-operator`, like us.
 pub const REFERENCE_MANAGER: &str = "manager";
 
-/// When the reference operator wrote `meta`'s object after this operator last applied it: the
-/// time of that write. Nothing when this operator never applied it (a takeover not yet made):
+/// When the reference operator wrote `meta`'s object after this operator last wrote it: the
+/// time of that write. Nothing when this operator never wrote it (a takeover not yet made):
 /// the reference's writes from before are how the cluster came to be.
 pub fn written_after_us(meta: &ObjectMeta) -> Option<String> {
     let fields = meta.managed_fields.as_deref().unwrap_or_default();

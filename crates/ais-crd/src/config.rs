@@ -741,7 +741,7 @@ pub struct AuthConf {
     /// AIS cluster config `auth.required_claims`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_claims: Option<AuthRequiredClaimsConf>,
-    /// Deprecated (v1.x): the HMAC secret of AuthN. Use auth.signature.key with method HS256 (the operator maps this value there), or better spec.authNSecretName.
+    /// Deprecated (v1.x): the HMAC secret of AuthN (the operator maps it to auth.signature.key). Use spec.authNSecretName: ais-init masks an HMAC key given in the config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// AIS cluster config `auth.signature`.

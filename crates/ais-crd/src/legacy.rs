@@ -133,7 +133,7 @@ pub fn deprecations(spec: &AIStoreSpec) -> Vec<Deprecation> {
         add(
             conf.auth.as_ref().is_some_and(|a| a.secret.is_some()),
             "spec.configToUpdate.auth.secret",
-            "spec.configToUpdate.auth.signature.key (or spec.authNSecretName)",
+            "spec.authNSecretName (a Secret with key SIGNING-KEY; ais-init masks a key given in spec.configToUpdate.auth.signature.key)",
         );
         add(
             integer_sizes(conf).next().is_some(),

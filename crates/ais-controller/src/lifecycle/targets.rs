@@ -58,6 +58,10 @@ pub fn plan(t: &TargetInput<'_>) -> Step {
 /// [`Step::Held`] when some target pods are not ready and every one of them is an AIS node in
 /// maintenance that the operator did not start: an admin's decision, not a step under way.
 fn held_by_admin(r: &RoleInput<'_>) -> Option<Step> {
+    // A pod that does not exist is no admin's doing.
+    if i32::try_from(r.pods.len()).ok() != Some(r.sts.replicas) {
+        return None;
+    }
     let not_ready: Vec<&PodView> = r.pods.iter().filter(|p| !p.ready).collect();
     let mut held = Vec::new();
     for pod in &not_ready {

@@ -52,6 +52,9 @@ pub const JOB_DEADLINE_SECONDS: i64 = 120;
 pub const CONFIG_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/hash";
 /// AIStore annotation: hash of the restart-requiring config (`net.http`).
 pub const RESTART_HASH_ANNOTATION: &str = "config.aistore.nvidia.com/restart-hash";
+/// The time of the reference operator's last write this operator warned about. Writing it is
+/// also this operator's newest write, so the same write is reported once.
+pub const SECOND_OPERATOR_ANNOTATION: &str = "ais.nvidia.com/second-operator-write";
 /// AIStore annotation: the AIS node IDs the operator put into maintenance, comma-separated.
 /// Only these are taken out of maintenance by the operator.
 pub const MAINTAINED_ANNOTATION: &str = "ais.nvidia.com/maintained-by-operator";
@@ -93,6 +96,9 @@ pub struct Observed {
     pub lb_ingress: BTreeMap<String, Vec<String>>,
     /// What AIS answered.
     pub ais: AisView,
+    /// When the reference operator (field manager `manager`) last wrote the AIStore, if that
+    /// was after this operator's last write to it: two operators run.
+    pub reference_wrote_at: Option<String>,
     /// The rebalance AIS runs (`rebalance[id]`), when one does. Read only while a requested
     /// shutdown has not started: that is the one step that waits for it.
     pub running_rebalance: Option<String>,

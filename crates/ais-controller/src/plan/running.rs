@@ -455,6 +455,14 @@ impl Running<'_> {
             // The state stays as it is (Ready, usually): no operator step is under way, and the
             // pod's readiness wakes the controller when the admin ends the maintenance.
             Step::Held(msg) => {
+                // What the operator did is done: a rollout or scaling that ended with a node
+                // held is over, so the state says Ready.
+                if matches!(
+                    self.o.state,
+                    Some(ClusterState::Upgrading | ClusterState::Scaling)
+                ) {
+                    self.draft.state(ClusterState::Ready);
+                }
                 self.draft.ready(false, "NodeInMaintenance", msg);
                 Requeue::After(WATCHED)
             }

@@ -102,6 +102,7 @@ pub async fn kubernetes(
         lb_ingress: live.lb_ingress,
         ais: AisView::default(),
         running_rebalance: None,
+        reference_wrote_at: crate::migrate::written_after_us(&ais.metadata),
         teardown: None,
     };
     let autoscale =

@@ -2,7 +2,7 @@
 //! belong to someone else, templates that do not converge, and autoscale scale-downs.
 
 use super::{Running, StsView};
-use crate::plan::MAX_FUTILE_APPLIES;
+use crate::plan::{Action, MAX_FUTILE_APPLIES, SECOND_OPERATOR_ANNOTATION};
 use crate::reconcile::status::Cond;
 
 /// What to do with a scale-down that autoscaling wants.
@@ -41,23 +41,25 @@ impl Running<'_> {
         self.draft.status.objects_applied = Some(Cond::new(false, "ForeignObject", message));
     }
 
-    /// A Warning while the reference operator writes a StatefulSet after this operator did:
-    /// two operators on one cluster undo each other's changes and restart pods in turn.
+    /// A Warning, once per write, when the reference operator wrote the AIStore after this
+    /// operator did: two operators on one cluster undo each other's changes and restart pods
+    /// in turn. The reference writes its AIStore's status and annotations as `manager`.
     pub(super) fn second_operator(&mut self) {
-        let sets = [&self.o.statefulsets.proxy, &self.o.statefulsets.target];
-        for sts in sets.into_iter().flatten() {
-            if let Some(at) = crate::migrate::written_after_us(&sts.metadata) {
-                let name = sts.metadata.name.clone().unwrap_or_default();
-                self.draft.warn(
-                    "SecondOperator",
-                    "Reconcile",
-                    format!(
-                        "StatefulSet {name} was written at {at} by the field manager \"{}\" (the Go operator) after this operator took it over; two operators must not manage one cluster: stop the other one (its leader lease is 60c23797.nvidia.com)",
-                        crate::migrate::REFERENCE_MANAGER
-                    ),
-                );
-            }
-        }
+        let Some(at) = self.o.reference_wrote_at.clone() else {
+            return;
+        };
+        self.draft.warn(
+            "SecondOperator",
+            "Reconcile",
+            format!(
+                "the AIStore was written at {at} by the field manager \"{}\" (the Go operator) after this operator took it over; two operators must not manage one cluster: stop the other one (its leader lease is 60c23797.nvidia.com)",
+                crate::migrate::REFERENCE_MANAGER
+            ),
+        );
+        self.draft.act(Action::Annotate {
+            key: SECOND_OPERATOR_ANNOTATION,
+            value: at,
+        });
     }
 
     /// Condition `TemplatesConverge`: False (and a Warning) while a template change does not
