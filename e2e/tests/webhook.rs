@@ -49,8 +49,9 @@ mod tempfile_dir {
     /// A temporary directory removed when dropped.
     pub struct Dir(pub std::path::PathBuf);
     impl Dir {
-        pub fn new() -> Self {
-            let p = std::env::temp_dir().join(format!("ais-e2e-webhook-{}", std::process::id()));
+        /// One per test: tests of one process run at once, each with its own certificates.
+        pub fn new(name: &str) -> Self {
+            let p = std::env::temp_dir().join(format!("ais-e2e-webhook-{name}"));
             std::fs::create_dir_all(&p).unwrap();
             Self(p)
         }
@@ -92,7 +93,7 @@ fn setup() -> Webhook {
         .unwrap()
         .signed_by(&leaf_key, &issuer)
         .unwrap();
-    let dir = tempfile_dir::Dir::new();
+    let dir = tempfile_dir::Dir::new(&ns.0);
     std::fs::write(dir.0.join("tls.crt"), leaf.pem()).unwrap();
     std::fs::write(dir.0.join("tls.key"), leaf_key.serialize_pem()).unwrap();
 
