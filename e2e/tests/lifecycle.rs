@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use ais_e2e::data::{self, Reader, Written};
 use ais_e2e::{
-    Namespace, aistore, delete_aistore, event_notes, eventually, free_port, get_json,
-    http_get_json, install_crd, kubectl_ok, patch_spec, pod_uids, pvc_uids, start_controller,
-    state, wait_state,
+    DeleteAistore, Namespace, aistore, delete_aistore, event_notes, eventually, free_port,
+    get_json, http_get_json, install_crd, kubectl_ok, patch_spec, pod_uids, pvc_uids,
+    start_controller, state, wait_state,
 };
 use serde_json::{Value, json};
 
@@ -84,6 +84,8 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
     let name = "ais";
+    // On a failure, the AIStore goes while the controller runs, so the namespace can go too.
+    let _delete = DeleteAistore { ns, name };
     // Two targets on the one real node: anti-affinity off for targets.
     let manifest = aistore(name, json!({}));
     let mut doc: Value = serde_json::from_str(&manifest).unwrap();
@@ -198,6 +200,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
     let ns = ns_guard.0.as_str();
     let _controller = start_controller(ns, free_port("127.0.0.1"));
     let name = "ais";
+    let _delete = DeleteAistore { ns, name };
     let state_dir = format!("/tmp/ais-e2e-state-{ns}");
     let manifest = aistore(
         name,
