@@ -1,6 +1,6 @@
 //! A small AIS data client for the e2e tests: bucket, PUT, GET, checksums. It speaks AIStore's
 //! REST API directly (`../shared/reference/aistore-api.md`): the proxy answers object requests
-//! with a 307 to the target that owns the object, and the client follows it with the same
+//! with a redirect to the target that owns the object, and the client follows it with the same
 //! method and the body. Plain HTTP/1.0 over a TcpStream, so that a body is never chunked and no
 //! HTTP library decides anything for the test.
 
@@ -77,17 +77,18 @@ fn request(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<Answer, 
     })
 }
 
-/// Sends a request to the proxy at `addr` and follows one 307 to a target. The proxy gets no
+/// Sends a request to the proxy at `addr` and follows one redirect to a target. The proxy gets no
 /// body: it redirects without reading one, and closing a connection with unread data resets
 /// it, which can lose the redirect itself. The target gets the body.
 fn object_request(addr: &str, method: &str, path: &str, body: &[u8]) -> Result<Answer, String> {
     let first = request(addr, method, path, b"")?;
-    if first.status != 307 {
+    // AIS redirects a PUT with 307 and a GET with 301; both keep the method here.
+    if !matches!(first.status, 301 | 302 | 307 | 308) {
         return Ok(first);
     }
     let location = first
         .location
-        .ok_or_else(|| format!("{method} {path}: a 307 without Location"))?;
+        .ok_or_else(|| format!("{method} {path}: a redirect without Location"))?;
     let rest = location
         .strip_prefix("http://")
         .ok_or_else(|| format!("{method} {path}: redirected to {location}, not plain HTTP"))?;
