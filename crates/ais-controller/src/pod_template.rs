@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::build::config::{RESTART_HASH_ANNOTATION, template_restart_hash};
+use crate::build::labels;
 use crate::build::quantity::quantity_millis;
 use crate::reconcile::apply::{FIELD_MANAGER, contains};
 
@@ -220,9 +221,30 @@ pub fn template_change(
         desired.metadata.clone().unwrap_or_default(),
     );
     let meta = [f("metadata")];
+    // Marks of older reference releases that a template may lack without rolling: the
+    // managed-by label (pods before v3.3), and a restart hash that would only say "never
+    // restarted". They are written with the next template change that rolls anyway.
+    let adopted = |desired: Option<&BTreeMap<String, String>>,
+                   live: Option<&BTreeMap<String, String>>,
+                   key: &str,
+                   when: fn(&str) -> bool| {
+        desired.cloned().map(|mut d| {
+            let absent = live.is_none_or(|l| !l.contains_key(key));
+            if absent && d.get(key).is_some_and(|v| when(v)) {
+                d.remove(key);
+            }
+            d
+        })
+    };
+    let desired_labels = adopted(
+        dm.labels.as_ref(),
+        lm.labels.as_ref(),
+        labels::MANAGED_BY,
+        |_| true,
+    );
     if map_change(
         lm.labels.as_ref(),
-        dm.labels.as_ref(),
+        desired_labels.as_ref(),
         own,
         &[meta[0].clone(), f("labels")],
     ) {
@@ -238,9 +260,15 @@ pub fn template_change(
             a
         })
     };
+    let desired_annotations = adopted(
+        restart_hash(dm.annotations.as_ref()).as_ref(),
+        lm.annotations.as_ref(),
+        RESTART_HASH_ANNOTATION,
+        str::is_empty,
+    );
     if map_change(
         restart_hash(lm.annotations.as_ref()).as_ref(),
-        restart_hash(dm.annotations.as_ref()).as_ref(),
+        desired_annotations.as_ref(),
         own,
         &[meta[0].clone(), f("annotations")],
     ) {

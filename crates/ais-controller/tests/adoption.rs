@@ -77,6 +77,52 @@ fn migrate_says_no_change_for_the_fixture_and_names_the_field_of_an_edit() {
 }
 
 #[test]
+fn templates_without_the_marks_of_later_releases_roll_nothing() {
+    let Some(dir) = fixture_dir() else { return };
+    // Before v3.3 pods had no managed-by label; a cluster may have no restart hash at all.
+    let objects = std::fs::read_to_string(dir.join("objects.yaml")).unwrap();
+    let mut value: serde_json::Value = serde_yaml::from_str(&objects).unwrap();
+    for item in value["items"].as_array_mut().unwrap() {
+        if item["kind"] == "StatefulSet" {
+            let meta = &mut item["spec"]["template"]["metadata"];
+            meta["labels"]
+                .as_object_mut()
+                .unwrap()
+                .remove("app.kubernetes.io/managed-by");
+            meta["annotations"]
+                .as_object_mut()
+                .unwrap()
+                .remove("config.aistore.nvidia.com/restart-hash");
+        }
+    }
+    let edited = std::env::temp_dir().join(format!("migrate-legacy-{}.yaml", std::process::id()));
+    std::fs::write(&edited, serde_yaml::to_string(&value).unwrap()).unwrap();
+    let found = migrate::from_files(&dir.join("aistore.yaml"), &edited, &fixture_flags()).unwrap();
+    let _ = std::fs::remove_file(&edited);
+    assert_eq!(found[0].to_string(), "go-bench/mig3: no change");
+
+    // A restart hash that says more than "never restarted" (a net.http change, which needs
+    // new pods) is still written where the annotation is missing.
+    let mut ais: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(dir.join("aistore.yaml")).unwrap()).unwrap();
+    ais["spec"]["configToUpdate"] =
+        serde_json::json!({"net": {"http": {"use_https": false, "idle_conn_time": "7s"}}});
+    let ais_file = std::env::temp_dir().join(format!("migrate-ais-{}.yaml", std::process::id()));
+    let obj_file = std::env::temp_dir().join(format!("migrate-obj-{}.yaml", std::process::id()));
+    std::fs::write(&ais_file, serde_yaml::to_string(&ais).unwrap()).unwrap();
+    std::fs::write(&obj_file, serde_yaml::to_string(&value).unwrap()).unwrap();
+    let found = migrate::from_files(&ais_file, &obj_file, &fixture_flags()).unwrap();
+    let _ = std::fs::remove_file(&ais_file);
+    let _ = std::fs::remove_file(&obj_file);
+    for role in ["proxy", "target"] {
+        let want = format!(
+            "mig3-{role}: pod template annotations changed: its pods would be restarted, one at a time"
+        );
+        assert!(found[0].changes.contains(&want), "{}", found[0]);
+    }
+}
+
+#[test]
 fn the_reference_operators_templates_roll_nothing() {
     let Some(dir) = fixture_dir() else { return };
     let ais: AIStore =
