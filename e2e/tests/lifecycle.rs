@@ -2,7 +2,8 @@
 //! maintenance, a safe_decommission scale-down, deletion with cleanupMetadata (PVCs go), and a
 //! graceful shutdown and resume from persisted metadata (PVCs and cluster ID stay). Objects
 //! stored before each step are read back, checksummed, after it; a reader runs during the
-//! rollout and the scale-down, and its failed reads are printed.
+//! rollout and the scale-down, and its failed reads are printed. A v1.x-era reference sample
+//! deploys a cluster that stores and serves objects.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -10,8 +11,8 @@ use std::time::Duration;
 use ais_e2e::data::{self, Reader, Written};
 use ais_e2e::{
     DeleteAistore, Namespace, aistore, delete_aistore, event_notes, eventually, free_port,
-    get_json, http_get_json, install_crd, kubectl_ok, patch_spec, pod_uids, pvc_uids,
-    start_controller, state, wait_state,
+    get_json, http_get_json, init_image, install_crd, kubectl_ok, node_image, patch_spec, pod_uids,
+    pvc_uids, start_controller, state, wait_state,
 };
 use serde_json::{Value, json};
 
@@ -279,4 +280,43 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
         "cleanup Jobs left behind"
     );
     let _ = std::fs::remove_dir_all(&state_dir);
+}
+
+/// The v1.7.0 reference sample, as written then (deprecated `hostpathPrefix`, `logsDir`,
+/// `allowSharedNoDisks`, `enableExternalLB`, host ports), with only its images swapped for the
+/// local cluster's: a working cluster that stores and serves objects.
+#[test]
+fn a_v1_sample_stores_and_serves_objects() {
+    install_crd();
+    let ns_guard = Namespace::create("e2e-v1", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let name = "aistore-sample";
+    let _delete = DeleteAistore { ns, name };
+    let dir = std::env::var("AIS_REFERENCE_DIR").map_or_else(
+        |_| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/reference/data")
+        },
+        std::path::PathBuf::from,
+    );
+    let path = dir.join("samples-v1.7.0/ais_v1beta1_aistore.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the reference data beside the clone)",
+            path.display()
+        )
+    });
+    let mut doc: Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(
+        doc["spec"]["hostpathPrefix"], "/etc/ais",
+        "not the v1.x sample"
+    );
+    doc["spec"]["nodeImage"] = json!(node_image());
+    doc["spec"]["initImage"] = json!(init_image());
+    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
+    wait_state(ns, name, "Ready");
+    let written = store(ns, name, "v1-sample", 25);
+    verify(ns, name, &written, "on the v1.x sample's cluster");
+    // Its host state under /etc/ais goes with it.
+    delete_with_cleanup(ns, name);
 }
