@@ -30,7 +30,7 @@ build:
 # Unit, property, schema tests and the real-aisnode/AuthN tests (no cluster; binaries cached).
 test:
     e2e/cluster/build.sh aisnode authn
-    cargo test --workspace --all-targets
+    AIS_BINARIES_REQUIRED=1 cargo test --workspace --all-targets
 
 # Formatting check and clippy with warnings as errors.
 lint:

@@ -57,14 +57,13 @@ fn random_hex(bytes: usize) -> String {
 /// A free port below Linux's ephemeral range (32768+), so that the `bind(0)` of other tests
 /// running meanwhile (which pick a port, drop it, and hand it to a child process) cannot be
 /// given the same one.
+/// A port the kernel picks among the free ones, so tests running at once do not pick the same
+/// one (as random picks did: one AuthN then saw another test's server as its own).
 fn free_port() -> u16 {
-    loop {
-        let n = u16::from_str_radix(&random_hex(2), 16).unwrap();
-        let port = 20_000 + n % 12_000;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
 }
 
 fn opts() -> AuthOptions {
@@ -88,31 +87,10 @@ fn assert_near(t: SystemTime, want: SystemTime, tol: Duration) {
 // ---------------------------------------------------------------------------------------------
 
 /// The authn binary: `$AUTHN_BIN`, else the one `e2e/cluster/build.sh authn` builds for the
-/// pinned `AISTORE_VERSION`. Panics (fails the test) when it is missing.
-fn authn_bin() -> PathBuf {
-    let bin = match std::env::var_os("AUTHN_BIN") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-            let versions = manifest.join("../../e2e/cluster/versions.env");
-            let text = fs::read_to_string(&versions).unwrap();
-            let version = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("AISTORE_VERSION="))
-                .map(|v| v.trim().trim_matches('"').to_owned())
-                .expect("AISTORE_VERSION in versions.env");
-            PathBuf::from(std::env::var_os("HOME").expect("HOME"))
-                .join(".cache/ais-operator/bin")
-                .join(format!("authn-{version}"))
-                .join("authn")
-        }
-    };
-    assert!(
-        bin.is_file(),
-        "authn binary not found at {}: run `e2e/cluster/build.sh authn` first (or set AUTHN_BIN)",
-        bin.display()
-    );
-    bin
+/// pinned `AISTORE_VERSION`; `None` (the test is skipped) when it is missing, see
+/// [`common::built_binary`].
+fn authn_bin() -> Option<PathBuf> {
+    common::built_binary("authn", "AUTHN_BIN")
 }
 
 /// Token lifetime the test AuthN gives a login that asks for `expires_in: 0` (its
@@ -132,19 +110,19 @@ struct Authn {
 }
 
 impl Authn {
-    /// Start one on a free port; retried on another port if the one picked was taken
-    /// meanwhile.
-    fn start(https: bool) -> Self {
+    /// Start one on a free port (`None`: no binary, the test is skipped); retried on another
+    /// port if the one picked was taken meanwhile.
+    fn start(https: bool) -> Option<Self> {
+        let bin = authn_bin()?;
         for _ in 0..4 {
-            if let Some(a) = Self::try_start(https) {
-                return a;
+            if let Some(a) = Self::try_start(&bin, https) {
+                return Some(a);
             }
         }
         panic!("authn did not start (see the logs above)");
     }
 
-    fn try_start(https: bool) -> Option<Self> {
-        let bin = authn_bin();
+    fn try_start(bin: &Path, https: bool) -> Option<Self> {
         let dir = tempfile::Builder::new()
             .prefix("ais-client-authn-")
             .tempdir()
@@ -179,7 +157,7 @@ impl Authn {
         .unwrap();
         let out = fs::File::create(dir.path().join("out.log")).unwrap();
         let err = out.try_clone().unwrap();
-        let mut cmd = Command::new(&bin);
+        let mut cmd = Command::new(bin);
         cmd.arg(format!("-config={}", dir.path().display()));
         for var in [
             "AIS_AUTHN_CONF_DIR",
@@ -248,7 +226,13 @@ impl Authn {
                 panic!("authn exited: {st}\n{logs}");
             }
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return true;
+                // Something listens; it is this AuthN only if this one is still running a
+                // moment later (one that lost the port to another process exits at once).
+                std::thread::sleep(Duration::from_millis(300));
+                if let Ok(None) = self.child.try_wait() {
+                    return true;
+                }
+                continue;
             }
             assert!(
                 Instant::now() < deadline,
@@ -309,7 +293,9 @@ impl Drop for Authn {
 
 #[tokio::test]
 async fn authn_login_token_is_accepted_and_its_expiry_read() {
-    let authn = Authn::start(false);
+    let Some(authn) = Authn::start(false) else {
+        return;
+    };
     let before = SystemTime::now();
     let token = fetch_token(&authn.login(&authn.admin_password), &opts())
         .await
@@ -344,7 +330,9 @@ async fn authn_login_token_is_accepted_and_its_expiry_read() {
 
 #[tokio::test]
 async fn authn_wrong_password_names_the_status_and_not_the_password() {
-    let authn = Authn::start(false);
+    let Some(authn) = Authn::start(false) else {
+        return;
+    };
     let wrong = "not-the-Passw0rd";
     let err = fetch_token(&authn.login(wrong), &opts()).await.unwrap_err();
     assert_eq!(err.status(), Some(401), "{err}");
@@ -381,7 +369,9 @@ async fn authn_wrong_password_names_the_status_and_not_the_password() {
 
 #[tokio::test]
 async fn authn_over_https_trusts_the_configured_ca_only() {
-    let authn = Authn::start(true);
+    let Some(authn) = Authn::start(true) else {
+        return;
+    };
     let src = authn.login(&authn.admin_password);
 
     // The CA as a file (spec.auth.tls.caCertPath)...
@@ -437,12 +427,16 @@ async fn authn_over_https_trusts_the_configured_ca_only() {
 /// cluster refuses with 401, with a token from another signing key too.
 #[tokio::test]
 async fn ais_with_auth_enabled_accepts_the_authn_token() {
-    let authn = Authn::start(false);
+    let Some(authn) = Authn::start(false) else {
+        return;
+    };
     let token = fetch_token(&authn.login(&authn.admin_password), &opts())
         .await
         .unwrap();
 
-    let mut c = Cluster::new(1, 1);
+    let Some(mut c) = Cluster::new(1, 1) else {
+        return;
+    };
     // Auth on from the start, HMAC key = AuthN's secret (cmn.AuthConf of v1.4.9).
     let cfg_path = c.root().join("ais.json");
     let mut cfg: serde_json::Value = serde_json::from_slice(&fs::read(&cfg_path).unwrap()).unwrap();
@@ -483,7 +477,9 @@ async fn ais_with_auth_enabled_accepts_the_authn_token() {
 
     // A token AIS cannot verify (signed by another AuthN) is refused: the operator's cue to
     // invalidate its cached token.
-    let other = Authn::start(false);
+    let Some(other) = Authn::start(false) else {
+        return;
+    };
     let foreign = fetch_token(&other.login(&other.admin_password), &opts())
         .await
         .unwrap();
