@@ -50,8 +50,20 @@ fn metadata_list(items: Value) -> Value {
 
 /// Serves `script` in order and fails on any other request; returns the requests it saw.
 fn verifier(
+    handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+    script: Vec<Expect>,
+) -> tokio::task::JoinHandle<Vec<String>> {
+    verifier_with_timeline(handle, script, Timeline::default())
+}
+
+/// Kubernetes requests and AIS calls in the order they happened.
+type Timeline = Arc<Mutex<Vec<String>>>;
+
+/// [`verifier`] that also writes each request it serves into `timeline`.
+fn verifier_with_timeline(
     mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
     script: Vec<Expect>,
+    timeline: Timeline,
 ) -> tokio::task::JoinHandle<Vec<String>> {
     tokio::spawn(async move {
         let mut seen = Vec::new();
@@ -68,6 +80,10 @@ fn verifier(
                 (&step.method, step.path),
                 "unexpected request {line}; seen so far: {seen:#?}"
             );
+            timeline
+                .lock()
+                .unwrap()
+                .push(format!("{} {}", req.method(), req.uri().path()));
             seen.push(line);
             send.send_response(
                 Response::builder()
@@ -398,4 +414,139 @@ async fn a_converged_cluster_costs_reads_and_no_writes() {
         ais_api.calls.lock().unwrap().is_empty(),
         "the config AIS has is not pushed again"
     );
+}
+
+fn aistore_json() -> Value {
+    serde_json::to_value(aistore()).unwrap()
+}
+
+#[tokio::test]
+async fn a_target_restart_records_maintenance_before_ais_is_asked_then_deletes_the_pod() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let ais = aistore();
+    let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &ctx.defaults));
+    let desired = build::build(&ais, &facts()).unwrap();
+    let observed = Observed::default();
+    let timeline = Timeline::default();
+    let server = verifier_with_timeline(
+        handle,
+        vec![
+            expect(
+                Method::PATCH,
+                "/apis/ais.nvidia.com/v1beta1/namespaces/ais/aistores/ais",
+                200,
+                aistore_json(),
+            ),
+            expect(
+                Method::DELETE,
+                "/api/v1/namespaces/ais/pods/ais-target-0",
+                200,
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ais-target-0", "namespace": "ais"}}),
+            ),
+        ],
+        timeline.clone(),
+    );
+    // The AIS calls go into the same timeline.
+    let ais_api = RecordingAis {
+        calls: timeline.clone(),
+        fail: false,
+    };
+    let mut exec = Executor::new(
+        &ctx,
+        &ais,
+        &spec,
+        &observed,
+        Some(desired),
+        facts(),
+        Some(ais_api),
+    );
+    exec.run(&[
+        Action::Annotate {
+            key: ais_controller::plan::MAINTAINED_ANNOTATION,
+            value: "t1".into(),
+        },
+        Action::Ais(AisCall::StartMaintenance {
+            node: "t1".into(),
+            pod: "ais-target-0".into(),
+        }),
+        Action::DeletePod("ais-target-0".into()),
+    ])
+    .await
+    .unwrap();
+    let seen = server.await.unwrap();
+    assert!(
+        seen[0].contains("fieldManager=ais-operator"),
+        "the record is the operator's write: {seen:#?}"
+    );
+    assert_eq!(
+        *timeline.lock().unwrap(),
+        vec![
+            "PATCH /apis/ais.nvidia.com/v1beta1/namespaces/ais/aistores/ais".to_string(),
+            "start maintenance of t1 (pod ais-target-0)".to_string(),
+            "DELETE /api/v1/namespaces/ais/pods/ais-target-0".to_string(),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn deletion_cleanup_is_idempotent_and_ends_with_the_finalizer() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    // State on the host: deletion with cleanupMetadata runs a cleanup Job per node.
+    let mut ais = aistore();
+    ais.spec.hostpath_prefix = Some("/etc/ais".into());
+    ais.metadata.finalizers = Some(vec!["finalize.ais".into()]);
+    let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &ctx.defaults));
+    let observed = Observed::default();
+    let conflict = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409});
+    let gone_pvc = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ais-ais-sda-ais-target-0", "namespace": "ais"}});
+    let server = verifier(
+        handle,
+        vec![
+            // Gone already (an earlier attempt): done.
+            expect(
+                Method::DELETE,
+                "/api/v1/namespaces/ais/persistentvolumeclaims/ais-ais-sda-ais-target-0",
+                404,
+                not_found(),
+            ),
+            expect(
+                Method::DELETE,
+                "/api/v1/namespaces/ais/persistentvolumeclaims/ais-ais-sda-ais-target-1",
+                200,
+                gone_pvc,
+            ),
+            // Made by an earlier attempt: done, not an error.
+            expect(
+                Method::POST,
+                "/apis/batch/v1/namespaces/ais/jobs",
+                409,
+                conflict,
+            ),
+            expect(
+                Method::POST,
+                "/apis/batch/v1/namespaces/ais/jobs",
+                201,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "ais"}}),
+            ),
+            expect(
+                Method::PATCH,
+                "/apis/ais.nvidia.com/v1beta1/namespaces/ais/aistores/ais",
+                200,
+                aistore_json(),
+            ),
+        ],
+    );
+    let mut exec = Executor::<RecordingAis>::new(&ctx, &ais, &spec, &observed, None, facts(), None);
+    exec.run(&[
+        Action::DeletePvc("ais-ais-sda-ais-target-0".into()),
+        Action::DeletePvc("ais-ais-sda-ais-target-1".into()),
+        Action::CreateCleanupJob { node: "n1".into() },
+        Action::CreateCleanupJob { node: "n2".into() },
+        Action::RemoveFinalizer,
+    ])
+    .await
+    .unwrap();
+    server.await.unwrap();
 }

@@ -278,13 +278,22 @@ impl Running<'_> {
             return Some(Requeue::After(WATCHED));
         };
         let view = StsView::of(&live);
-        if let Some(reason) = self.pending_template(Role::Proxy, &live) {
-            if view.replicas == 1 && self.map_only_in_empty_dir() {
+        let mut pending = self.pending_template(Role::Proxy, &live);
+        if let Some(reason) = pending.as_deref()
+            && view.replicas == 1
+            && self.map_only_in_empty_dir()
+        {
+            if self.w.desired.replicas.proxy <= 1 {
                 let msg = format!(
                     "the proxy template changed ({reason}), but the only proxy keeps the cluster map in an emptyDir: restarting it would start a new cluster that the targets refuse. Scale spec.proxySpec.size to 2 or more (then the change rolls one proxy at a time), or revert the change"
                 );
                 return Some(self.step(Role::Proxy, Step::Blocked(msg)));
             }
+            // The way out the message above gives: more proxies first, with the live template,
+            // so a second proxy holds the map; the change rolls once the StatefulSet has them.
+            pending = None;
+        }
+        if let Some(reason) = pending {
             match proxies::template_update(&self.role_input(Role::Proxy, &view)) {
                 TemplateUpdate::First(step) => return Some(self.step(Role::Proxy, step)),
                 TemplateUpdate::Apply { partition } => {

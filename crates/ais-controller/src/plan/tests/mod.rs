@@ -1,5 +1,5 @@
 //! Table-driven plan tests: each test is one observed world (a fixture) and what the plan must
-//! do in it (`running`, `deleting`); `machine` runs the fixtures through the transition table.
+//! do in it (`running`, `holds`, `deleting`); `machine` runs the fixtures through the transition table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -9,6 +9,7 @@ use ais_crd::{AIStore, AIStoreSpec, ClusterState};
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 
 mod deleting;
+mod holds;
 mod machine;
 mod running;
 
