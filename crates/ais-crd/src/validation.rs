@@ -356,10 +356,11 @@ fn check_mounts(spec: &AIStoreSpec, v: &mut Validation) {
             continue;
         }
         if mount.use_host_path != Some(true) && mount.size.is_none() {
-            // Accepted since the reference's v2.16, which builds the claim without a storage
-            // request; the API server then refuses to create the PVC.
+            // Accepted since the reference's v2.16, whose claim template then requests
+            // storage "0". The API server refuses to create a claim without a positive size,
+            // so this works only with claims created beforehand under the template's names.
             v.warn(format!(
-                "{path}.size is not set: its PVC template requests no storage, and the API server refuses such a claim (the target pods stay Pending); set size (e.g. 100Gi), or useHostPath: true"
+                "{path}.size is not set: its PVC template requests storage \"0\" (as the reference's), and the API server refuses to create such a claim, so the target pods stay Pending unless their claims exist already; set size (e.g. 100Gi), or useHostPath: true"
             ));
         }
         for (j, other) in mounts.iter().enumerate().take(i) {

@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::VolumeMount;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use super::config::RESTART_HASH_ANNOTATION;
 use super::names::{self, Role, paths};
@@ -79,22 +80,25 @@ pub fn parts(cluster: &Cluster<'_>, restart_hash: &str) -> Result<RoleParts, Bui
         }
         let claim_name = names::data_pvc(&cluster.name, &m.path);
         let field = || format!("spec.targetSpec.mounts[{i}].size");
-        // Whole bytes, rounded down, printed in the format the size was written in; a size
+        // Whole bytes, rounded down, printed in the format the size was written in. A size
         // that rounds to nothing, or none (accepted since the reference's v2.16), requests
-        // nothing, as in the reference.
+        // "0", as the reference's zero quantity does: the API server requires a storage
+        // request on a claim, and "0" lets the claim bind to any PersistentVolume its
+        // selector or storage class picks (pre-provisioned local disks).
+        let bytes = match m.size.as_ref() {
+            Some(size) => quantity_bytes(size).map_err(|source| BuildError::InvalidSize {
+                field: field(),
+                source,
+            })?,
+            None => 0,
+        };
         let request = match m.size.as_ref() {
-            Some(size) => {
-                let bytes = quantity_bytes(size).map_err(|source| BuildError::InvalidSize {
-                    field: field(),
-                    source,
-                })?;
-                (bytes > 0).then(|| bytes_quantity_as(bytes, quantity_format(size)))
-            }
-            None => None,
+            Some(size) if bytes > 0 => bytes_quantity_as(bytes, quantity_format(size)),
+            _ => Quantity("0".to_string()),
         };
         parts.data_claims.push(claim(
             claim_name.clone(),
-            request,
+            Some(request),
             m.storage_class.clone(),
             m.selector.clone(),
         ));
@@ -399,7 +403,7 @@ mod sizeless {
     use super::*;
 
     #[test]
-    fn a_pvc_mount_without_size_gets_a_claim_without_a_request() {
+    fn a_pvc_mount_without_size_requests_zero_bytes_as_the_reference_does() {
         let ais = from_yaml(
             r#"
 apiVersion: ais.nvidia.com/v1beta1
@@ -423,7 +427,13 @@ spec:
             .unwrap();
         let spec = data.spec.as_ref().unwrap();
         assert_eq!(spec.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
-        assert_eq!(spec.resources.as_ref().unwrap().requests, None);
+        assert_eq!(
+            spec.resources.as_ref().unwrap().requests,
+            Some(std::collections::BTreeMap::from([(
+                "storage".to_string(),
+                Quantity("0".to_string())
+            )]))
+        );
         assert_eq!(spec.storage_class_name, None);
     }
 }
