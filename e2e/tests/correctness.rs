@@ -144,14 +144,14 @@ fn wait_ready(ns: &str) {
 }
 
 /// Applies the test cluster: 1 proxy, 2 targets (anti-affinity off: one real node), with
-/// `resources` on both the proxy and the target spec when given.
-fn create_cluster(ns: &str, resources: Option<&Value>) {
+/// `resources` (proxy, target) on the proxy and the target spec when given.
+fn create_cluster(ns: &str, resources: Option<(&Value, &Value)>) {
     let mut doc: Value = serde_json::from_str(&aistore(NAME, json!({}))).unwrap();
     doc["spec"]["targetSpec"]["size"] = json!(2);
     doc["spec"]["targetSpec"]["disablePodAntiAffinity"] = json!(true);
-    if let Some(r) = resources {
-        doc["spec"]["proxySpec"]["resources"] = r.clone();
-        doc["spec"]["targetSpec"]["resources"] = r.clone();
+    if let Some((proxy, target)) = resources {
+        doc["spec"]["proxySpec"]["resources"] = proxy.clone();
+        doc["spec"]["targetSpec"]["resources"] = target.clone();
     }
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
 }
@@ -242,15 +242,18 @@ fn normalised_quantities_cause_no_rollout_loop() {
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-qty", &[]);
     let ns = ns_guard.0.as_str();
-    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    let health = free_port("127.0.0.1");
+    let _controller = start_controller(ns, health);
     let _delete = DeleteAistore { ns, name: NAME };
-    // The API server stores these as 100m and 1Gi.
-    let resources = json!({"requests": {"cpu": "0.1", "memory": "1024Mi"}});
-    create_cluster(ns, Some(&resources));
+    // The API server stores the proxies' requests as cpu 1 and memory 1Gi, the targets' as
+    // cpu 100m and memory 1Gi.
+    let proxy = json!({"requests": {"cpu": "1000m", "memory": "1024Mi"}});
+    let target = json!({"requests": {"cpu": "0.1", "memory": "1024Mi"}});
+    create_cluster(ns, Some((&proxy, &target)));
     wait_ready(ns);
 
     // The test exercises normalisation: the StatefulSets hold the normalised quantities.
-    for sts in ["ais-proxy", "ais-target"] {
+    for (sts, cpu) in [("ais-proxy", "1"), ("ais-target", "100m")] {
         let s = get_json(&["statefulset", "-n", ns, sts]).unwrap();
         let containers = s["spec"]["template"]["spec"]["containers"]
             .as_array()
@@ -258,9 +261,9 @@ fn normalised_quantities_cause_no_rollout_loop() {
         assert!(
             containers
                 .iter()
-                .any(|c| c["resources"]["requests"]["cpu"] == "100m"
+                .any(|c| c["resources"]["requests"]["cpu"] == cpu
                     && c["resources"]["requests"]["memory"] == "1Gi"),
-            "{sts}: no container with the normalised requests: {containers:#?}"
+            "{sts}: no container with the normalised requests (cpu {cpu}, memory 1Gi): {containers:#?}"
         );
     }
     // The identity filter is right: the operator's creation of the StatefulSets is in the log.
@@ -275,9 +278,34 @@ fn normalised_quantities_cause_no_rollout_loop() {
     let from = audit_time(SystemTime::now());
     let start = Instant::now();
     let mut states = BTreeMap::<String, usize>::new();
+    // Each poke makes the controller reconcile at once (its resync is minutes away), so the
+    // window holds reconciles that compare the live templates with the spec.
+    let mut pokes = 0;
     while start.elapsed() < Duration::from_secs(60) {
         let s = state(ns, NAME).unwrap_or_else(|| "<none>".into());
         *states.entry(s).or_default() += 1;
+        if start.elapsed() >= Duration::from_secs(10 * pokes) && pokes < 5 {
+            pokes += 1;
+            let before = reconciles(health).unwrap();
+            kubectl_ok(
+                &[
+                    "annotate",
+                    "aistore",
+                    "-n",
+                    ns,
+                    NAME,
+                    &format!("e2e/poke={pokes}"),
+                    "--overwrite",
+                ],
+                None,
+            );
+            within(
+                ns,
+                &format!("a reconcile after poke {pokes}"),
+                Duration::from_secs(30),
+                || reconciles(health).filter(|n| *n > before),
+            );
+        }
         std::thread::sleep(Duration::from_secs(2));
     }
     let to = audit_time(SystemTime::now());

@@ -3,7 +3,8 @@
 //! graceful shutdown and resume from persisted metadata (PVCs and cluster ID stay). Objects
 //! stored before each step are read back, checksummed, after it; a reader runs during the
 //! rollout and the scale-down, and its failed reads are printed. A v1.x-era reference sample
-//! deploys a cluster that stores and serves objects.
+//! deploys a cluster that stores and serves objects, and `kubectl get ais` shows its ready
+//! counts.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -315,6 +316,17 @@ fn a_v1_sample_stores_and_serves_objects() {
     doc["spec"]["initImage"] = json!(init_image());
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
     wait_state(ns, name, "Ready");
+    // `kubectl get ais` shows the live ready counts.
+    eventually(Duration::from_secs(60), || {
+        let row = kubectl_ok(&["get", "ais", "-n", ns, name, "--no-headers"], None);
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        (cols.get(1..4) == Some(&["Ready", "1/1", "1/1"][..]))
+            .then_some(())
+            .or_else(|| {
+                println!("{ns}: kubectl get ais: {row}");
+                None
+            })
+    });
     let written = store(ns, name, "v1-sample", 25);
     verify(ns, name, &written, "on the v1.x sample's cluster");
     // Its host state under /etc/ais goes with it.

@@ -2,17 +2,19 @@
 //!
 //! The objects of `../shared/reference/data/go-operator-v3.4.0/mig3` are created as the
 //! reference made them: the StatefulSets with Update under the field manager `manager`, the
-//! other children with server-side apply under `ais-operator`, the AIStore with its annotations,
-//! finalizer and Ready status. The StatefulSet controller runs real aisnode pods from them, the
+//! other children with server-side apply under `ais-operator`, the AIStore's annotations,
+//! finalizer and Ready status under `manager`. The StatefulSet controller runs real aisnode pods from them, the
 //! test stores objects, and only then does this controller start. For five minutes no pod may
 //! be replaced and no StatefulSet generation change (and `ais-controller migrate` said so
 //! beforehand); the AIStore is Ready, every object reads
 //! back intact, and a scale-up by one target is then carried out, again without restarting the
 //! pods that ran.
 //!
-//! `legacy_marks_are_adopted_too` does the same with the template marks of older reference
-//! releases: no `config.aistore.nvidia.com/restart-hash` annotation at all, and pods without
-//! the `app.kubernetes.io/managed-by` label (before v3.3).
+//! `legacy_marks_are_adopted_too` does the same with the marks of older reference releases:
+//! no `config.aistore.nvidia.com/restart-hash` annotation at all (neither on the AIStore nor
+//! on the pod templates), and pods without the `app.kubernetes.io/managed-by` label (before
+//! v3.3). The first test then writes the AIStore as the reference would if it ran again, and
+//! waits for the `SecondOperator` Warning.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -30,6 +32,8 @@ use serde_json::{Value, json};
 const NAME: &str = "mig3";
 const FIXTURE_NS: &str = "go-bench";
 const WATCH: Duration = Duration::from_secs(300);
+const HASH: &str = "config.aistore.nvidia.com/hash";
+const RESTART_HASH: &str = "config.aistore.nvidia.com/restart-hash";
 
 fn fixture(file: &str) -> String {
     let dir = std::env::var("AIS_REFERENCE_DIR").map_or_else(
@@ -79,6 +83,18 @@ fn replay(ns: &str, marks: Marks) -> String {
     let mut ais = in_namespace(&fixture("aistore.yaml"), ns);
     let status = ais["status"].clone();
     strip_server_fields(&mut ais);
+    // The reference's own marks on the AIStore (its hashes and finalizer) are its writes, as
+    // `manager`; older releases wrote no restart hash.
+    let meta = ais["metadata"].as_object_mut().unwrap();
+    let finalizers = meta.remove("finalizers").unwrap();
+    let annotations = meta["annotations"].as_object_mut().unwrap();
+    let mut reference_marks = serde_json::Map::new();
+    for key in [HASH, RESTART_HASH] {
+        let value = annotations.remove(key).unwrap();
+        if !(marks == Marks::Legacy && key == RESTART_HASH) {
+            reference_marks.insert(key.to_string(), value);
+        }
+    }
     // `kubectl apply` made it (client-side: an Update under this manager).
     kubectl_ok(
         &[
@@ -88,6 +104,22 @@ fn replay(ns: &str, marks: Marks) -> String {
             "-",
         ],
         Some(&ais.to_string()),
+    );
+    let marks_patch =
+        json!({"metadata": {"annotations": reference_marks, "finalizers": finalizers}});
+    kubectl_ok(
+        &[
+            "patch",
+            "aistore",
+            "-n",
+            ns,
+            NAME,
+            "--type=merge",
+            "--field-manager=manager",
+            "-p",
+            &marks_patch.to_string(),
+        ],
+        None,
     );
     kubectl_ok(
         &[
@@ -138,7 +170,7 @@ fn replay(ns: &str, marks: Marks) -> String {
                 template["annotations"]
                     .as_object_mut()
                     .unwrap()
-                    .remove("config.aistore.nvidia.com/restart-hash");
+                    .remove(RESTART_HASH);
                 template["labels"]
                     .as_object_mut()
                     .unwrap()
@@ -330,6 +362,33 @@ fn takeover(marks: Marks) {
         );
     }
     verify_all(ns, &written, "after the scale-up");
+
+    // The Go operator started again by mistake writes the AIStore as `manager`: a Warning.
+    if marks == Marks::AsMade {
+        kubectl_ok(
+            &[
+                "annotate",
+                "aistore",
+                "-n",
+                ns,
+                NAME,
+                "--field-manager=manager",
+                "--overwrite",
+                "e2e/written-by=the-go-operator",
+            ],
+            None,
+        );
+        wait_for(
+            ns,
+            "a SecondOperator warning",
+            Duration::from_secs(60),
+            || {
+                ais_e2e::event_notes(ns, NAME)
+                    .into_iter()
+                    .find(|n| n.contains("field manager \"manager\""))
+            },
+        );
+    }
 }
 
 #[test]
