@@ -18,6 +18,9 @@ kind_k8s_version := env_var_or_default("KIND_K8S_VERSION", "v1.35.0")
 # Where the e2e tests write the controllers' logs, and the API server's audit log (up.sh writes it there).
 e2e_log_dir := env_var_or_default("AIS_E2E_LOG_DIR", justfile_directory() / ".cluster/logs")
 e2e_audit_log := env_var_or_default("AIS_E2E_AUDIT_LOG", justfile_directory() / ".cluster/logs/audit.log")
+# The e2e cases' summary lines (e2e/src/report.rs), outside the cluster's state dir so that
+# they outlive `cluster-down`.
+e2e_summary := env_var_or_default("AIS_E2E_SUMMARY", env_var_or_default("CARGO_TARGET_DIR", env_var("HOME") / ".cache/ais-operator/target") / "e2e-summary.tsv")
 
 # List the recipes.
 default:
@@ -154,7 +157,9 @@ smoke:
 
 # End-to-end tests against the cluster in KUBECONFIG (default: the local cluster; operator images loaded).
 e2e:
-    just _e2e-tests
+    rm -f "{{e2e_summary}}"
+    just _e2e-tests || { e2e/summary.sh "{{e2e_summary}}"; exit 1; }
+    e2e/summary.sh "{{e2e_summary}}"
     just _rbac-check
 
 # The e2e test binaries named in `targets` (cargo test flags, e.g. `--test helm`; none: all of them).
@@ -162,7 +167,7 @@ _e2e-tests *targets:
     cargo build -q -p ais-webhook -p ais-controller
     KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
         AIS_WEBHOOK_BIN="$CARGO_TARGET_DIR/debug/ais-webhook" AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/debug/ais-controller" \
-        AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" AIS_E2E_LOG_DIR="{{e2e_log_dir}}" \
+        AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" AIS_E2E_LOG_DIR="{{e2e_log_dir}}" AIS_E2E_SUMMARY="{{e2e_summary}}" \
         cargo test -p ais-e2e --features e2e --no-fail-fast {{targets}} -- --test-threads 3
 
 # Every request of the operator's identity was allowed, and every chart RBAC rule was used.
@@ -177,7 +182,8 @@ e2e-local:
     just cluster-up
     just cluster-down
     e2e/cluster/check-clean.sh
-    trap 'just cluster-down && e2e/cluster/check-clean.sh' EXIT
+    rm -f "{{e2e_summary}}"
+    trap 'e2e/summary.sh "{{e2e_summary}}"; just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just smoke
     # Building the operator images is CPU-bound (a cold release build: ~18 min on two cores); the

@@ -176,10 +176,12 @@ pub fn write_objects(
         put(addr, bucket, &name, &bytes)?;
         written.objects.insert(name, Sha256::digest(&bytes).into());
     }
+    crate::report::note(|c| c.written += written.objects.len());
     Ok(written)
 }
 
 /// Reads every object of `written` back through the proxy at `addr` and compares checksums.
+/// Call it once per check: its failures count as lost objects in the suite's summary.
 pub fn verify(addr: &str, written: &Written) -> Verified {
     let mut out = Verified::default();
     for (name, want) in &written.objects {
@@ -193,6 +195,10 @@ pub fn verify(addr: &str, written: &Written) -> Verified {
             Err(err) => out.failures.push(err),
         }
     }
+    crate::report::note(|c| {
+        c.verified += out.intact;
+        c.lost += out.failures.len();
+    });
     out
 }
 
@@ -243,10 +249,16 @@ impl Reader {
     /// Stops reading; what the reads found.
     pub fn stop(mut self) -> ReadCount {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle
+        let count = self
+            .handle
             .take()
             .and_then(|h| h.join().ok())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        crate::report::note(|c| {
+            c.reads += count.ok;
+            c.failed_reads += count.failed;
+        });
+        count
     }
 }
 

@@ -2,7 +2,9 @@
 //! namespaces, and child processes that are always stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod chaos;
 pub mod data;
+pub mod report;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -314,7 +316,13 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
 pub fn controller_log(ns: &str) -> Stdio {
     std::env::var_os("AIS_E2E_LOG_DIR")
         .and_then(|dir| {
-            std::fs::File::create(PathBuf::from(dir).join(format!("controller-{ns}.log"))).ok()
+            // Appended: a controller restarted in the same namespace (chaos) keeps the log of
+            // the one before.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(PathBuf::from(dir).join(format!("controller-{ns}.log")))
+                .ok()
         })
         .map_or_else(Stdio::null, Stdio::from)
 }

@@ -40,6 +40,7 @@ fn controller_writes(audit: &std::path::Path, ns: &str) -> Vec<String> {
 
 #[test]
 fn manages_a_real_aistore_cluster() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-ctrl", &[]);
     let ns = ns_guard.0.as_str();
@@ -281,6 +282,7 @@ fn manages_a_real_aistore_cluster() {
 /// AIStore. Images are not pulled here (no registry); this is about the Kubernetes side.
 #[test]
 fn every_reference_sample_gets_its_objects() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-samples", &[]);
     let ns = ns_guard.0.as_str();
@@ -371,6 +373,7 @@ fn every_reference_sample_gets_its_objects() {
 /// tolerated node, listed in `status.autoscaleStatus`. Runs on the kwok nodes.
 #[test]
 fn autoscaling_follows_matching_nodes() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-autoscale", &[]);
     let ns = ns_guard.0.as_str();

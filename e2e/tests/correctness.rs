@@ -238,6 +238,7 @@ fn statefulset_writes(ns: &str, from: Option<&str>, to: Option<&str>) -> Vec<Str
 
 #[test]
 fn normalised_quantities_cause_no_rollout_loop() {
+    let _case = ais_e2e::report::Case::start();
     let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-qty", &[]);
@@ -381,6 +382,7 @@ fn target_pods(ns: &str) -> Option<BTreeMap<String, (String, bool)>> {
 
 #[test]
 fn rollout_restart_replaces_each_target_once_in_maintenance() {
+    let _case = ais_e2e::report::Case::start();
     let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-roll", &[]);
@@ -570,6 +572,7 @@ fn maintenance(ns: &str, action: &str, sid: &str) {
 
 #[test]
 fn manual_maintenance_is_kept_across_reconciles() {
+    let _case = ais_e2e::report::Case::start();
     let test_start = Instant::now();
     install_crd();
     let ns_guard = Namespace::create("e2e-corr-maint", &[]);

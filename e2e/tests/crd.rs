@@ -26,6 +26,7 @@ fn aistore_docs(file: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn every_reference_sample_applies_with_strict_validation() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns = Namespace::create("e2e-crd", &[]);
     let reference = std::env::var("AIS_REFERENCE_DIR")
@@ -96,6 +97,7 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
 
 #[test]
 fn schema_defaults_and_cel_rules_match_the_reference() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns = Namespace::create("e2e-cel", &[]);
     kubectl_ok(

@@ -175,6 +175,7 @@ fn assert_no_forbidden(ns: &str) {
 
 #[test]
 fn chart_install_upgrade_uninstall_in_namespace_scope() {
+    let _case = ais_e2e::report::Case::start();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ais_e2e::install_crd();
     let chart = chart_dir();
@@ -321,6 +322,7 @@ fn trusts(kind: &str, name: &str, ca: &str) -> bool {
 
 #[test]
 fn chart_default_values_with_cert_manager() {
+    let _case = ais_e2e::report::Case::start();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ais_e2e::install_crd();
     let chart = chart_dir();
@@ -465,6 +467,7 @@ impl Drop for Manifest {
 /// manifest removes the operator and leaves the AIStore's PVCs.
 #[test]
 fn kubectl_apply_of_deploy_manifests() {
+    let _case = ais_e2e::report::Case::start();
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ais_e2e::install_crd();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/operator.yaml");

@@ -139,6 +139,7 @@ fn delete_within(ns: &str, timeout: Duration) -> Duration {
 ///    carries the cluster's name label but no owner reference survives the sweep.
 #[test]
 fn admin_client_and_target_pdb_come_and_go_without_restarts() {
+    let _case = ais_e2e::report::Case::start();
     let _timer = Timer::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-inv-opt", &[]);
@@ -294,6 +295,7 @@ fn pod_names(ns: &str) -> Vec<String> {
 ///    proxy LoadBalancer and `ais-target-0` stay, the same objects.
 #[test]
 fn scale_down_deletes_the_leaving_targets_load_balancer_after_the_statefulset_shrank() {
+    let _case = ais_e2e::report::Case::start();
     let _timer = Timer::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-inv-lb", &[]);
@@ -405,6 +407,7 @@ fn tls_volume(ns: &str, sts: &str) -> Option<Value> {
 ///    switch: only the objects are checked.
 #[test]
 fn switching_tls_to_csi_mode_deletes_the_certificate() {
+    let _case = ais_e2e::report::Case::start();
     let _timer = Timer::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-inv-csi", &[]);
@@ -489,6 +492,7 @@ fn secret_file(ns: &str, secret: &str, key: &str) -> Option<Vec<u8>> {
 ///    LoadBalancer IP.
 #[test]
 fn certificate_names_the_load_balancer_addresses() {
+    let _case = ais_e2e::report::Case::start();
     let _timer = Timer::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-inv-san", &[]);
@@ -585,6 +589,7 @@ fn certificate_names_the_load_balancer_addresses() {
 ///    (`cleanupMetadata`). Neither call is ever refused.
 #[test]
 fn deleting_an_aistore_with_auth_finishes() {
+    let _case = ais_e2e::report::Case::start();
     let _timer = Timer::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-inv-auth", &[]);

@@ -141,6 +141,7 @@ fn touch(ns: &str) {
 
 #[test]
 fn one_leader_fast_handover_no_overlapping_writes() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-leader", &[]);
     let ns = ns_guard.0.as_str();

@@ -81,6 +81,7 @@ fn position(notes: &[String], needle: &str) -> usize {
 
 #[test]
 fn rollout_scale_down_and_deletion_with_cleanup() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-life", &[]);
     let ns = ns_guard.0.as_str();
@@ -197,6 +198,7 @@ fn rollout_scale_down_and_deletion_with_cleanup() {
 
 #[test]
 fn shutdown_and_resume_keep_the_data_and_the_cluster() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-shut", &[]);
     let ns = ns_guard.0.as_str();
@@ -288,6 +290,7 @@ fn shutdown_and_resume_keep_the_data_and_the_cluster() {
 /// local cluster's: a working cluster that stores and serves objects.
 #[test]
 fn a_v1_sample_stores_and_serves_objects() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-v1", &[]);
     let ns = ns_guard.0.as_str();

@@ -393,10 +393,12 @@ fn takeover(marks: Marks) {
 
 #[test]
 fn a_cluster_the_reference_made_is_taken_over_without_a_restart() {
+    let _case = ais_e2e::report::Case::start();
     takeover(Marks::AsMade);
 }
 
 #[test]
 fn legacy_marks_are_adopted_too() {
+    let _case = ais_e2e::report::Case::start();
     takeover(Marks::Legacy);
 }

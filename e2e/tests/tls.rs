@@ -18,6 +18,7 @@ use serde_json::json;
 
 #[test]
 fn aistore_serves_https_with_a_cert_manager_certificate() {
+    let _case = ais_e2e::report::Case::start();
     install_crd();
     let ns_guard = Namespace::create("e2e-tls", &[]);
     let ns = ns_guard.0.as_str();

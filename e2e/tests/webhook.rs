@@ -231,6 +231,7 @@ fn apply(ns: &str, doc: &str) -> (bool, String) {
 
 #[test]
 fn the_api_server_calls_the_webhook_through_its_service() {
+    let _case = ais_e2e::report::Case::start();
     let wh = setup();
     let ns = wh.ns.0.as_str();
     let mounts = serde_json::json!([{"path": "/ais1", "size": "1Gi"}]);
@@ -348,6 +349,7 @@ fn the_api_server_calls_the_webhook_through_its_service() {
 /// the pod runs.
 #[test]
 fn a_placement_that_strands_target_data_is_warned_about() {
+    let _case = ais_e2e::report::Case::start();
     let wh = setup();
     let ns = wh.ns.0.as_str();
     let node = kubectl_ok(
