@@ -1,6 +1,6 @@
 //! Controller kills at random points of a flow: the controller of a test runs as a child
-//! process that [`Chaos::tick`] kills (SIGKILL, no goodbye) and starts again once its random
-//! delay is up, so that every step of the flow (a decommission under way, a target in
+//! process that [`Chaos::tick`] kills (SIGKILL, no goodbye) once its random lifetime is up and
+//! starts again at once, so that every step of the flow (a decommission under way, a target in
 //! maintenance, a rollout between two pods) may be where a controller dies. The delays come
 //! from a seed that is printed; `AIS_E2E_CHAOS_SEED=<seed>` gives the same delays again.
 
@@ -29,7 +29,9 @@ impl Chaos {
         let seed = std::env::var("AIS_E2E_CHAOS_SEED")
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or_else(|| u64::from(crate::rand_u32()) | 1);
+            .unwrap_or_else(|| u64::from(crate::rand_u32()))
+            // xorshift never leaves zero.
+            | 1;
         println!(
             "{ns}: controller kills with seed {seed} (AIS_E2E_CHAOS_SEED={seed} replays them)"
         );
@@ -82,7 +84,7 @@ fn next_life(state: &mut u64) -> Duration {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;
-    let span = (MAX_LIFE - MIN_LIFE).as_millis() as u64;
+    let span = u64::try_from((MAX_LIFE - MIN_LIFE).as_millis()).unwrap_or(u64::MAX - 1);
     MIN_LIFE + Duration::from_millis(*state % (span + 1))
 }
 

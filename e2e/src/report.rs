@@ -17,7 +17,8 @@ use std::time::Instant;
 pub struct Counts {
     /// Objects written (each set counted once, when it was stored whole).
     pub written: usize,
-    /// Objects read back with the checksum they were written with.
+    /// Objects read back with the checksum they were written with, over every check of the
+    /// case (a set checked after three operations counts three times).
     pub verified: usize,
     /// Objects read back missing or different (each verification's failures).
     pub lost: usize,

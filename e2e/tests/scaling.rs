@@ -26,13 +26,21 @@ use serde_json::{Value, json};
 const NAME: &str = "ais";
 const LONG: Duration = Duration::from_secs(420);
 
-fn proxy(ns: &str) -> String {
-    let pod = get_json(&["pod", "-n", ns, &format!("{NAME}-proxy-0")]).unwrap();
-    format!("{}:51080", pod["status"]["podIP"].as_str().unwrap())
+/// The proxy's API address (`None` while its pod has no IP, or kubectl failed once).
+fn proxy(ns: &str) -> Option<String> {
+    let pod = get_json(&["pod", "-n", ns, &format!("{NAME}-proxy-0")])?;
+    Some(format!("{}:51080", pod["status"]["podIP"].as_str()?))
+}
+
+/// The proxy's address, waited for.
+fn proxy_now(ns: &str) -> String {
+    wait_for(ns, "the proxy's pod IP", Duration::from_secs(60), || {
+        proxy(ns)
+    })
 }
 
 fn smap(ns: &str) -> Option<Value> {
-    http_get_json(&proxy(ns), "/v1/daemon?what=smap")
+    http_get_json(&proxy(ns)?, "/v1/daemon?what=smap")
 }
 
 /// Targets in the cluster map: (all, in maintenance).
@@ -65,7 +73,7 @@ fn ready_with(ns: &str, chaos: &mut Chaos, n: usize, in_map: (usize, usize)) {
 }
 
 fn verify(ns: &str, written: &Written, when: &str) {
-    let found = data::verify(&proxy(ns), written);
+    let found = data::verify(&proxy_now(ns), written);
     assert!(
         found.failures.is_empty() && found.intact == written.objects.len(),
         "{ns} {when}: {} of {} objects intact: {:#?}",
@@ -98,13 +106,13 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
     ready_with(ns, &mut chaos, 3, (3, 0));
     let written = wait_for(ns, "objects stored", Duration::from_secs(120), || {
-        data::write_objects(&proxy(ns), "scaling", 40, 32 * 1024)
+        data::write_objects(&proxy(ns)?, "scaling", 40, 32 * 1024)
             .map_err(|e| println!("{ns}: storing objects: {e}"))
             .ok()
     });
 
     // decommission: the leaving target's objects migrate first; it leaves the map.
-    let reader = Reader::start(&proxy(ns), &written);
+    let reader = Reader::start(&proxy_now(ns), &written);
     patch_spec(
         ns,
         NAME,
@@ -120,7 +128,7 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
     verify(ns, &written, "after the decommission scale-down");
 
     // retain: the leaving target stays in the map, in maintenance, with its data.
-    let reader = Reader::start(&proxy(ns), &written);
+    let reader = Reader::start(&proxy_now(ns), &written);
     patch_spec(
         ns,
         NAME,
@@ -147,6 +155,7 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
         "Ready with both targets on the new template",
         LONG,
         || {
+            chaos.tick();
             let pods = get_json(&["pods", "-n", ns, "-l", "app.kubernetes.io/component=target"])?;
             let items = pods["items"].as_array()?;
             let updated = items

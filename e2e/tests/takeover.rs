@@ -363,6 +363,14 @@ fn takeover(marks: Marks) {
     }
     verify_all(ns, &written, "after the scale-up");
 
+    // The takeover itself is no second operator's write.
+    let notes = ais_e2e::event_notes(ns, NAME);
+    assert!(
+        !notes
+            .iter()
+            .any(|n| n.contains("field manager \"manager\"")),
+        "{ns}: a SecondOperator warning for the takeover itself: {notes:#?}"
+    );
     // The Go operator started again by mistake writes the AIStore as `manager`: a Warning.
     if marks == Marks::AsMade {
         kubectl_ok(

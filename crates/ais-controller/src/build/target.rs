@@ -82,9 +82,9 @@ pub fn parts(cluster: &Cluster<'_>, restart_hash: &str) -> Result<RoleParts, Bui
         let field = || format!("spec.targetSpec.mounts[{i}].size");
         // Whole bytes, rounded down, printed in the format the size was written in. A size
         // that rounds to nothing, or none (accepted since the reference's v2.16), requests
-        // "0", as the reference's zero quantity does: the API server requires a storage
-        // request on a claim, and "0" lets the claim bind to any PersistentVolume its
-        // selector or storage class picks (pre-provisioned local disks).
+        // "0", as the reference's zero quantity does: claim templates are immutable, so ours
+        // must equal the reference's for a takeover. The API server refuses to create such a
+        // claim; the spec works only with claims made beforehand (the webhook warns).
         let bytes = match m.size.as_ref() {
             Some(size) => quantity_bytes(size).map_err(|source| BuildError::InvalidSize {
                 field: field(),

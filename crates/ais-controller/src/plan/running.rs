@@ -279,8 +279,11 @@ impl Running<'_> {
         };
         let view = StsView::of(&live);
         let mut pending = self.pending_template(Role::Proxy, &live);
+        // Counted in the map, not in the StatefulSet: a second replica holds a copy of the map
+        // only once it has joined.
+        let proxies_in_map = self.o.ais.smap().map_or(0, |m| m.count_proxies());
         if let Some(reason) = pending.as_deref()
-            && view.replicas == 1
+            && proxies_in_map < 2
             && self.map_only_in_empty_dir()
         {
             if self.w.desired.replicas.proxy <= 1 {
@@ -290,7 +293,7 @@ impl Running<'_> {
                 return Some(self.step(Role::Proxy, Step::Blocked(msg)));
             }
             // The way out the message above gives: more proxies first, with the live template,
-            // so a second proxy holds the map; the change rolls once the StatefulSet has them.
+            // so a second proxy holds the map; the change rolls once one has joined it.
             pending = None;
         }
         if let Some(reason) = pending {

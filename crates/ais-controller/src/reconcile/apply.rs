@@ -16,6 +16,17 @@ use crate::metrics::Metrics;
 /// Field manager of every write, as the reference operator's.
 pub const FIELD_MANAGER: &str = "ais-operator";
 
+/// Parameters of the operator's patches that are not server-side applies (status, annotations,
+/// finalizer): under its field manager too, so that the AIStore's `managedFields` record when
+/// this operator last wrote it, and a later write of the reference operator stands out
+/// (`migrate::written_after_us`).
+pub fn update_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    }
+}
+
 /// Whether `live` already contains everything in `desired`: objects by key, arrays element by
 /// element (same length), scalars equal. Fields the API server adds are ignored.
 pub fn contains(live: &Value, desired: &Value) -> bool {

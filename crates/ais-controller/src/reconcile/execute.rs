@@ -301,12 +301,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
     async fn annotate(&self, key: &str, value: &str) -> Result<(), Error> {
         let api: Api<AIStore> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         self.count("AIStore");
-        // Under the operator's field manager: the record of its last write that tells a
-        // later write of another operator apart (`migrate::written_after_us`).
-        let params = PatchParams {
-            field_manager: Some(apply::FIELD_MANAGER.to_string()),
-            ..PatchParams::default()
-        };
+        let params = apply::update_params();
         api.patch(
             &self.ais.name_any(),
             &params,

@@ -3,7 +3,7 @@
 //! concurrent change of the finalizers fails the patch instead of being overwritten.
 
 use ais_crd::AIStore;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use kube::{Client, ResourceExt};
 use serde_json::json;
 
@@ -55,7 +55,7 @@ pub async fn add(client: &Client, ais: &AIStore) -> Result<bool, Error> {
     api(client, ais)?
         .patch(
             &ais.name_any(),
-            &PatchParams::default(),
+            &super::apply::update_params(),
             &Patch::Json::<()>(patch),
         )
         .await
@@ -82,7 +82,7 @@ pub async fn remove(client: &Client, ais: &AIStore) -> Result<(), Error> {
     match api(client, ais)?
         .patch(
             &ais.name_any(),
-            &PatchParams::default(),
+            &super::apply::update_params(),
             &Patch::Json::<()>(patch),
         )
         .await

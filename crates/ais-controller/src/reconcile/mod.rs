@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use ais_crd::{AIStore, Defaults, default_spec, validate};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, Patch};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Client, Resource, ResourceExt};
@@ -356,7 +356,7 @@ pub(crate) async fn write_status(
         .inc();
     api.patch_status(
         name,
-        &PatchParams::default(),
+        &apply::update_params(),
         &Patch::Merge(&json!({"status": next})),
     )
     .await

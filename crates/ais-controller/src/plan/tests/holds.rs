@@ -47,8 +47,34 @@ fn the_way_out_of_the_empty_dir_block_scales_the_proxies_first_then_rolls() {
         p.status.as_ref().unwrap().ready.as_ref().unwrap().reason,
         "Blocked"
     );
-    // Both proxies serve the map: the change rolls, one proxy at a time.
+    // The second replica is asked for but has not joined the map: still the live template,
+    // and pod 0 (the only copy of the map) is never part of a rollout.
     let d = w.desired();
+    let mut live = live_sts(&d.proxy_statefulset, 2, 1, "r1", "r1");
+    live.spec.as_mut().unwrap().template =
+        w.o.statefulsets
+            .proxy
+            .as_ref()
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .clone();
+    let between = w.observe(|o| {
+        o.statefulsets.proxy = Some(live);
+        o.pods.proxy = vec![pod("ais-proxy", 0, "r1")];
+    });
+    let p = between.plan();
+    assert!(
+        sts_applies(&p)
+            .iter()
+            .all(|(role, _, new)| *role != Role::Proxy || !*new),
+        "no new proxy template before a second proxy is in the map: {:?}",
+        p.actions
+    );
+    w = between;
+    // Both proxies serve the map: the change rolls, one proxy at a time.
     let mut live = live_sts(&d.proxy_statefulset, 2, 2, "r1", "r1");
     live.spec.as_mut().unwrap().template =
         w.o.statefulsets
