@@ -202,6 +202,24 @@ pub fn verify(addr: &str, written: &Written) -> Verified {
     out
 }
 
+/// Reads `written` back through the proxy at `addr` and fails the test, naming `when` and
+/// every object that is missing or different, unless all are intact.
+pub fn assert_intact(addr: &str, written: &Written, when: &str) {
+    let found = verify(addr, written);
+    assert!(
+        found.failures.is_empty() && found.intact == written.objects.len(),
+        "{when}: {} of {} objects intact: {:#?}",
+        found.intact,
+        written.objects.len(),
+        found.failures
+    );
+    println!(
+        "{when}: {} of {} objects read back intact",
+        found.intact,
+        written.objects.len()
+    );
+}
+
 /// Reads and checks failed or succeeded by a [`Reader`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadCount {

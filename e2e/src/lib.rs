@@ -311,6 +311,24 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
     process
 }
 
+/// Sets annotation `key_value` (`key=value`) on an AIStore, as `field_manager` when given: a
+/// change that makes its controller reconcile at once (no generation filter), or a write
+/// that looks like another operator's.
+pub fn annotate_aistore(ns: &str, name: &str, key_value: &str, field_manager: Option<&str>) {
+    let manager = field_manager.map(|m| format!("--field-manager={m}"));
+    let mut args = vec![
+        "annotate",
+        "aistore",
+        "-n",
+        ns,
+        name,
+        key_value,
+        "--overwrite",
+    ];
+    args.extend(manager.as_deref());
+    kubectl_ok(&args, None);
+}
+
 /// Where a controller's log goes: `$AIS_E2E_LOG_DIR/controller-<ns>.log` when set (`just e2e`
 /// sets it to the cluster's log directory), else nowhere.
 pub fn controller_log(ns: &str) -> Stdio {

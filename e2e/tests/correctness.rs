@@ -288,18 +288,7 @@ fn normalised_quantities_cause_no_rollout_loop() {
         if start.elapsed() >= Duration::from_secs(10 * pokes) && pokes < 5 {
             pokes += 1;
             let before = reconciles(health).unwrap();
-            kubectl_ok(
-                &[
-                    "annotate",
-                    "aistore",
-                    "-n",
-                    ns,
-                    NAME,
-                    &format!("e2e/poke={pokes}"),
-                    "--overwrite",
-                ],
-                None,
-            );
+            ais_e2e::annotate_aistore(ns, NAME, &format!("e2e/poke={pokes}"), None);
             within(
                 ns,
                 &format!("a reconcile after poke {pokes}"),
@@ -608,18 +597,7 @@ fn manual_maintenance_is_kept_across_reconciles() {
             );
         }
         let before = reconciles(health).unwrap();
-        kubectl_ok(
-            &[
-                "annotate",
-                "aistore",
-                "-n",
-                ns,
-                NAME,
-                &format!("e2e/poke={i}"),
-                "--overwrite",
-            ],
-            None,
-        );
+        ais_e2e::annotate_aistore(ns, NAME, &format!("e2e/poke={i}"), None);
         let now = within(
             ns,
             &format!("a reconcile after poke {i}"),

@@ -42,15 +42,7 @@ fn store(ns: &str, name: &str, bucket: &str, count: usize) -> Written {
 
 /// Every object of `written` reads back with its checksum.
 fn verify(ns: &str, name: &str, written: &Written, when: &str) {
-    let found = data::verify(&proxy(ns, name), written);
-    assert!(
-        found.failures.is_empty() && found.intact == written.objects.len(),
-        "{when}: {} of {} objects intact: {:#?}",
-        found.intact,
-        written.objects.len(),
-        found.failures
-    );
-    println!("{ns} {when}: {} objects read back intact", found.intact);
+    data::assert_intact(&proxy(ns, name), written, &format!("{ns} {when}"));
 }
 
 fn targets_in_map(ns: &str, name: &str) -> Option<usize> {

@@ -73,15 +73,7 @@ fn ready_with(ns: &str, chaos: &mut Chaos, n: usize, in_map: (usize, usize)) {
 }
 
 fn verify(ns: &str, written: &Written, when: &str) {
-    let found = data::verify(&proxy_now(ns), written);
-    assert!(
-        found.failures.is_empty() && found.intact == written.objects.len(),
-        "{ns} {when}: {} of {} objects intact: {:#?}",
-        found.intact,
-        written.objects.len(),
-        found.failures
-    );
-    println!("{ns} {when}: {} objects read back intact", found.intact);
+    data::assert_intact(&proxy_now(ns), written, &format!("{ns} {when}"));
 }
 
 fn pod_uid(ns: &str, pod: &str) -> Option<String> {

@@ -235,20 +235,7 @@ fn generations(ns: &str) -> BTreeMap<String, i64> {
 }
 
 fn verify_all(ns: &str, written: &Written, when: &str) {
-    let addr = proxy_addr(ns).unwrap();
-    let result = data::verify(&addr, written);
-    assert!(
-        result.failures.is_empty() && result.intact == written.objects.len(),
-        "{when}: {} of {} objects intact; failures: {:#?}",
-        result.intact,
-        written.objects.len(),
-        result.failures
-    );
-    println!(
-        "{ns} {when}: {} of {} objects read back intact",
-        result.intact,
-        written.objects.len()
-    );
+    data::assert_intact(&proxy_addr(ns).unwrap(), written, &format!("{ns} {when}"));
 }
 
 /// Takes the reference's finalizer off the AIStore when dropped, so that a test that fails
@@ -373,19 +360,7 @@ fn takeover(marks: Marks) {
     );
     // The Go operator started again by mistake writes the AIStore as `manager`: a Warning.
     if marks == Marks::AsMade {
-        kubectl_ok(
-            &[
-                "annotate",
-                "aistore",
-                "-n",
-                ns,
-                NAME,
-                "--field-manager=manager",
-                "--overwrite",
-                "e2e/written-by=the-go-operator",
-            ],
-            None,
-        );
+        ais_e2e::annotate_aistore(ns, NAME, "e2e/written-by=the-go-operator", Some("manager"));
         wait_for(
             ns,
             "a SecondOperator warning",

@@ -23,6 +23,22 @@ fn the_only_proxy_with_its_map_in_an_empty_dir_is_not_restarted() {
     assert_eq!(p.requeue, Requeue::After(BLOCKED));
 }
 
+/// The proxy StatefulSet at 2 replicas, `ready` of them ready, still with `w`'s live (old)
+/// template.
+fn with_live_proxy_template(w: &World, ready: i32) -> StatefulSet {
+    let mut live = live_sts(&w.desired().proxy_statefulset, 2, ready, "r1", "r1");
+    let old =
+        w.o.statefulsets
+            .proxy
+            .as_ref()
+            .unwrap()
+            .spec
+            .as_ref()
+            .unwrap();
+    live.spec.as_mut().unwrap().template = old.template.clone();
+    live
+}
+
 #[test]
 fn the_way_out_of_the_empty_dir_block_scales_the_proxies_first_then_rolls() {
     let empty_dir = |a: &mut AIStore| {
@@ -49,18 +65,7 @@ fn the_way_out_of_the_empty_dir_block_scales_the_proxies_first_then_rolls() {
     );
     // The second replica is asked for but has not joined the map: still the live template,
     // and pod 0 (the only copy of the map) is never part of a rollout.
-    let d = w.desired();
-    let mut live = live_sts(&d.proxy_statefulset, 2, 1, "r1", "r1");
-    live.spec.as_mut().unwrap().template =
-        w.o.statefulsets
-            .proxy
-            .as_ref()
-            .unwrap()
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .clone();
+    let live = with_live_proxy_template(&w, 1);
     let between = w.observe(|o| {
         o.statefulsets.proxy = Some(live);
         o.pods.proxy = vec![pod("ais-proxy", 0, "r1")];
@@ -75,18 +80,7 @@ fn the_way_out_of_the_empty_dir_block_scales_the_proxies_first_then_rolls() {
     );
     w = between;
     // Both proxies serve the map: the change rolls, one proxy at a time.
-    let mut live = live_sts(&d.proxy_statefulset, 2, 2, "r1", "r1");
-    live.spec.as_mut().unwrap().template =
-        w.o.statefulsets
-            .proxy
-            .as_ref()
-            .unwrap()
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .clone();
-    w.o.statefulsets.proxy = Some(live);
+    w.o.statefulsets.proxy = Some(with_live_proxy_template(&w, 2));
     w.o.pods.proxy = vec![pod("ais-proxy", 0, "r1"), pod("ais-proxy", 1, "r1")];
     w.o.ais = connected(smap(&[(0, 0), (1, 0)], &[(0, 0)], None));
     let p = w.plan();
