@@ -322,9 +322,11 @@ start_cert_manager() {
   local crds="$CACHE/go/mod/github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION/deploy/crds"
   [[ -d "$crds" ]] || die "cert-manager CRDs not found in $crds (run e2e/cluster/build.sh cert-manager)"
   kc apply --server-side --field-manager=ais-e2e-cluster -f "$crds" >/dev/null
-  kc wait --for=condition=Established --timeout=60s \
+  # Retried: a CRD the API server has not looked at yet has no status.conditions, and
+  # `kubectl wait` fails on that at once instead of waiting (seen on a cold machine).
+  wait_for cert-manager-crds 60 kc wait --for=condition=Established --timeout=5s \
     crd/certificates.cert-manager.io crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io \
-    crd/certificaterequests.cert-manager.io >/dev/null
+    crd/certificaterequests.cert-manager.io
   kc create namespace cert-manager --dry-run=client -o yaml | kc apply -f - >/dev/null
   start_proc cert-manager "$(bin cert-manager "$CERT_MANAGER_VERSION")" --kubeconfig="$KUBECONFIG_FILE" \
     --cluster-resource-namespace=cert-manager -v=1
