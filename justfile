@@ -179,11 +179,12 @@ _rbac-check:
 e2e-local:
     #!/usr/bin/env bash
     set -euo pipefail
+    rm -f "{{e2e_summary}}"
+    # Set first: a cluster-up that fails half-way is torn down too.
+    trap 'e2e/summary.sh "{{e2e_summary}}"; just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just cluster-down
     e2e/cluster/check-clean.sh
-    rm -f "{{e2e_summary}}"
-    trap 'e2e/summary.sh "{{e2e_summary}}"; just cluster-down && e2e/cluster/check-clean.sh' EXIT
     just cluster-up
     just smoke
     # Building the operator images is CPU-bound (a cold release build: ~18 min on two cores); the
