@@ -114,6 +114,21 @@ pub fn create_bucket(addr: &str, bucket: &str) -> Result<(), String> {
     }
 }
 
+/// Whether bucket `bucket` (provider `ais`) exists, as the proxy at `addr` answers `HEAD`.
+pub fn bucket_exists(addr: &str, bucket: &str) -> Result<bool, String> {
+    let answer = request(
+        addr,
+        "HEAD",
+        &format!("/v1/buckets/{bucket}?provider=ais"),
+        b"",
+    )?;
+    match answer.status {
+        200 => Ok(true),
+        404 => Ok(false),
+        code => Err(format!("HEAD bucket {bucket}: HTTP {code}")),
+    }
+}
+
 /// Stores `content` as `bucket/name`.
 pub fn put(addr: &str, bucket: &str, name: &str, content: &[u8]) -> Result<(), String> {
     let path = format!("/v1/objects/{bucket}/{name}?provider=ais");
