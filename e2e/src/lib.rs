@@ -389,11 +389,9 @@ pub fn pod_uids(ns: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Waits (up to 5 minutes) until the AIStore's `status.state` is `want`.
+/// Waits (up to 5 minutes) until the AIStore's `status.state` is `want`; a timeout shows the namespace.
 pub fn wait_state(ns: &str, name: &str, want: &str) {
-    eventually(Duration::from_secs(300), || {
-        (state(ns, name).as_deref() == Some(want)).then_some(())
-    });
+    wait_state_within(ns, name, want, Duration::from_secs(300));
 }
 
 /// Merges `spec` into an AIStore's spec.
