@@ -23,6 +23,9 @@ stop() {
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
+  # What else of the group still runs (a kubectl the controllers loop had in flight survived
+  # its SIGTERM once) goes too: the group is the one setsid made for this process.
+  kill -KILL -- "-$pid" 2>/dev/null || true
   rm -f "$PIDS/$name.pid"
 }
 
