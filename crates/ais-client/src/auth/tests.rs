@@ -1,5 +1,6 @@
 //! Unit tests of the parent module.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+use super::cache::Cached;
 use super::*;
 
 fn jwt(payload: &str) -> String {
