@@ -179,7 +179,14 @@ import_all() {
   for entry in "${IMAGES[@]}"; do
     import_archive "$(archive_of "${entry#*|}")"
   done
-  echo "imported ${#IMAGES[@]} images into containerd (k8s.io)"
+  # A second tag of the AIS images: the e2e upgrade cases change the image as a new release
+  # does (one AIS build here, and no registry to pull another from).
+  local ais
+  for ais in aisnode aisinit; do
+    ctr --address "$CONTAINERD_SOCK" -n k8s.io images tag --force \
+      "localhost/aistore/$ais:$AISTORE_VERSION" "localhost/aistore/$ais:$AISTORE_VERSION-next" >/dev/null
+  done
+  echo "imported ${#IMAGES[@]} images into containerd (k8s.io), and the AIS images as :$AISTORE_VERSION-next"
 }
 
 # The Rust builder: a Debian bookworm root (debootstrap, cached as a tarball) with gcc and the

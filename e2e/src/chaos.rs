@@ -65,9 +65,14 @@ impl Chaos {
     /// Kills and restarts the controller when its time is up; call it from every poll of a
     /// wait.
     pub fn tick(&mut self) {
-        if Instant::now() < self.next_kill {
-            return;
+        if Instant::now() >= self.next_kill {
+            self.kill_now();
         }
+    }
+
+    /// Kills the controller now and starts it again (a kill the case places itself, e.g.
+    /// together with a target pod's).
+    pub fn kill_now(&mut self) {
         // Dropping the process kills it (SIGKILL) and reaps it.
         drop(self.controller.take());
         self.kills += 1;

@@ -22,6 +22,27 @@ pub struct Written {
     pub objects: BTreeMap<String, [u8; 32]>,
 }
 
+impl Written {
+    /// An empty set for `bucket`, which must exist.
+    pub fn into_bucket(bucket: &str) -> Self {
+        Self {
+            bucket: bucket.to_string(),
+            objects: BTreeMap::new(),
+        }
+    }
+
+    /// Stores one more object of `len` random bytes through the proxy at `addr` and records it
+    /// when AIS took it (an operation under way may refuse a write: that is not counted).
+    pub fn put_one(&mut self, addr: &str, len: usize) -> Result<(), String> {
+        let name = format!("during-{:04}", self.objects.len());
+        let bytes = content(u64::from(crate::rand_u32()) << 20, len);
+        put(addr, &self.bucket, &name, &bytes)?;
+        self.objects.insert(name, Sha256::digest(&bytes).into());
+        crate::report::note(|c| c.written += 1);
+        Ok(())
+    }
+}
+
 /// What reading a [`Written`] set back found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verified {

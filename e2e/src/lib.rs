@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod chaos;
+pub mod cluster;
 pub mod data;
 pub mod report;
 
@@ -269,6 +270,19 @@ pub fn event_notes(ns: &str, name: &str) -> Vec<String> {
     events.into_iter().map(|(_, note)| note).collect()
 }
 
+/// Controller flags for the local cluster, which has no registry and two cores: preloaded
+/// images, never pulled, and a small init container.
+pub const LOCAL_CLUSTER_ARGS: [&str; 8] = [
+    "--cleanup-image",
+    "localhost/e2e/cleanup-helper:1",
+    "--ais-image-pull-policy",
+    "IfNotPresent",
+    "--init-cpu",
+    "100m",
+    "--init-memory",
+    "128Mi",
+];
+
 /// Starts the controller binary (`AIS_CONTROLLER_BIN`) for namespace `ns` and waits until it
 /// is ready.
 pub fn start_controller(ns: &str, health_port: u16) -> Process {
@@ -290,16 +304,7 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
             "--health-addr",
             &format!("127.0.0.1:{health_port}"),
         ])
-        // The local cluster has no registry and two cores: preloaded images, small init container.
-        .args(["--cleanup-image", "localhost/e2e/cleanup-helper:1"])
-        .args([
-            "--ais-image-pull-policy",
-            "IfNotPresent",
-            "--init-cpu",
-            "100m",
-            "--init-memory",
-            "128Mi",
-        ])
+        .args(LOCAL_CLUSTER_ARGS)
         .stdout(controller_log(ns))
         .stderr(Stdio::inherit())
         .spawn()

@@ -1,6 +1,6 @@
 //! The suite's summary: one line per e2e case (result, seconds, objects written, objects read
 //! back intact, objects lost, reads during an operation and how many failed, controller
-//! kills), appended to the file in
+//! kills, and why a case could not run here), appended to the file in
 //! `AIS_E2E_SUMMARY` when the case ends, passed or failed. `just e2e-local` prints the table
 //! at the end (`e2e/summary.sh`).
 //!
@@ -48,6 +48,7 @@ pub(crate) fn note(f: impl FnOnce(&mut Counts)) {
 pub struct Case {
     name: String,
     start: Instant,
+    not_run: Option<String>,
 }
 
 impl Case {
@@ -61,7 +62,15 @@ impl Case {
         Self {
             name,
             start: Instant::now(),
+            not_run: None,
         }
+    }
+
+    /// Records that the case cannot run on this cluster, and why: the summary shows it as
+    /// `not-run` with the reason, never as passed.
+    pub fn not_run(&mut self, why: &str) {
+        println!("{}: not run here: {why}", self.name);
+        self.not_run = Some(why.replace(['\t', '\n'], " "));
     }
 }
 
@@ -70,11 +79,13 @@ impl Drop for Case {
         let counts = CURRENT.with(|c| c.borrow_mut().take()).unwrap_or_default();
         let result = if std::thread::panicking() {
             "FAILED"
+        } else if self.not_run.is_some() {
+            "not-run"
         } else {
             "passed"
         };
         let line = format!(
-            "{}\t{result}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{result}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             self.name,
             self.start.elapsed().as_secs(),
             counts.written,
@@ -83,6 +94,7 @@ impl Drop for Case {
             counts.reads,
             counts.failed_reads,
             counts.kills,
+            self.not_run.as_deref().unwrap_or_default(),
         );
         print!("case {line}");
         let Ok(path) = std::env::var("AIS_E2E_SUMMARY") else {

@@ -434,3 +434,30 @@ fn autoscaling_follows_matching_nodes() {
         None,
     );
 }
+
+/// The reference's "Should defer target scale-down when unavailable targets are within
+/// maxUnavailable" needs three nodes that run AIS (one autoscaled target each, one of them
+/// made unavailable). The local cluster has one node that runs containers; its kwok nodes run
+/// none, so no AIStore on them is ever Ready. The decision is the plan fixture
+/// `an_autoscale_shrink_within_max_unavailable_is_deferred`; this case says so in the
+/// summary, and fails once the cluster has the nodes, so that it is written then.
+#[test]
+fn autoscale_deferral_within_max_unavailable() {
+    let mut case = ais_e2e::report::Case::start();
+    let nodes = get_json(&["nodes"]).unwrap();
+    let running: Vec<&str> = nodes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["metadata"]["labels"]["type"] != "kwok")
+        .filter_map(|n| n["metadata"]["name"].as_str())
+        .collect();
+    assert!(
+        running.len() < 3,
+        "nodes {running:?} run containers: this cluster can run the deferral case, so write it"
+    );
+    case.not_run(&format!(
+        "needs 3 nodes that run AIS pods; the local cluster has {} ({running:?}) and kwok nodes that run none; the decision is tested by the plan fixture an_autoscale_shrink_within_max_unavailable_is_deferred",
+        running.len()
+    ));
+}

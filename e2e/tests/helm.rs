@@ -280,6 +280,22 @@ fn chart_install_upgrade_uninstall_in_namespace_scope() {
     // Cleanup without an operator: `release` drops the finalizers, then the namespaces go.
 }
 
+/// A user's write to an AIStore (annotation `e2e/probe`), which admission sees.
+fn probe_write(ns: &str, name: &str, value: &str) -> std::process::Output {
+    kubectl(
+        &[
+            "annotate",
+            "aistore",
+            "-n",
+            ns,
+            name,
+            "--overwrite",
+            &format!("e2e/probe={value}"),
+        ],
+        None,
+    )
+}
+
 /// Base64 `ca.crt` of a Secret; empty while it does not exist.
 fn secret_ca(ns: &str, secret: &str) -> String {
     get_json(&["secret", "-n", ns, secret])
@@ -398,21 +414,10 @@ fn chart_default_values_with_cert_manager() {
     }
     // Kubelet refreshes the mounted Secret within its sync period; the webhook reloads it.
     eventually(Duration::from_secs(240), || {
-        kubectl(
-            &[
-                "annotate",
-                "aistore",
-                "-n",
-                &ais_ns.0,
-                name,
-                "--overwrite",
-                &format!("e2e/probe={}", rand_u32()),
-            ],
-            None,
-        )
-        .status
-        .success()
-        .then_some(())
+        probe_write(&ais_ns.0, name, &rand_u32().to_string())
+            .status
+            .success()
+            .then_some(())
     });
     let bad = kubectl(
         &["apply", "-n", &ais_ns.0, "-f", "-"],
@@ -429,16 +434,48 @@ fn chart_default_values_with_cert_manager() {
         "operator pods restarted for the new certificate"
     );
     assert_eq!(state(&ais_ns.0, name).as_deref(), Some("Ready"));
+
+    // The webhook Deployment deleted: a user's write is refused (failurePolicy Fail: nothing
+    // is stored unvalidated), while the controller goes on repairing the cluster and releases
+    // a deleted AIStore (its own writes skip admission: the chart's matchConditions).
+    kubectl_ok(
+        &["delete", "deployment", "-n", &op.0, &webhook, "--wait=true"],
+        None,
+    );
+    let refused = eventually(Duration::from_secs(60), || {
+        let out = probe_write(&ais_ns.0, name, "no-webhook");
+        (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).into_owned())
+    });
+    assert!(
+        refused.contains("webhook"),
+        "a write without the webhook failed for another reason: {refused}"
+    );
+    let service = format!("{name}-proxy");
+    let old_service =
+        get_json(&["service", "-n", &ais_ns.0, &service]).unwrap()["metadata"]["uid"].clone();
+    kubectl_ok(&["delete", "service", "-n", &ais_ns.0, &service], None);
+    eventually(Duration::from_secs(60), || {
+        get_json(&["service", "-n", &ais_ns.0, &service])
+            .filter(|s| s["metadata"]["uid"] != old_service)
+            .map(|_| ())
+    });
+    kubectl_ok(
+        &[
+            "delete",
+            "aistore",
+            "-n",
+            &ais_ns.0,
+            name,
+            "--wait=true",
+            "--timeout=180s",
+        ],
+        None,
+    );
     assert_no_forbidden(&op.0);
 
-    // Uninstall: the AIStore and its PVCs stay; cert-manager's objects of the release go.
-    let pvcs = kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None);
+    // Uninstall: cert-manager's objects of the release go (an AIStore that outlives the
+    // operator is `chart_install_upgrade_uninstall_in_namespace_scope`'s case).
     release.uninstall();
-    assert!(get_json(&["aistore", "-n", &ais_ns.0, name]).is_some());
-    assert_eq!(
-        kubectl_ok(&["get", "pvc", "-n", &ais_ns.0, "-o", "name"], None),
-        pvcs
-    );
     assert!(get_json(&["certificate", "-n", &op.0, &cert_name]).is_none());
 }
 

@@ -1,13 +1,17 @@
 //! Two replicas with leader election: one reconciles; killing it hands over within the lease
 //! time (SIGKILL: after expiry; SIGTERM: released at once); the audit log shows that no two
-//! replicas ever wrote in overlapping periods.
+//! replicas ever wrote in overlapping periods. The leader is killed in the middle of a real
+//! AIS cluster's bootstrap; the follower finishes it, and objects stored then are read back
+//! after the second handover.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ais_e2e::cluster::Ais;
 use ais_e2e::{
-    Namespace, Process, env_path, eventually, free_port, get_json, install_crd, kubectl_ok,
+    Namespace, Process, aistore, delete_aistore, env_path, eventually, free_port, get_json,
+    install_crd, kubectl_ok, wait_state,
 };
 use serde_json::{Value, json};
 
@@ -52,6 +56,7 @@ fn start(name: &'static str, ns: &str) -> Replica {
             "--leader-election-lease-seconds",
             &LEASE_SECONDS.to_string(),
         ])
+        .args(ais_e2e::LOCAL_CLUSTER_ARGS)
         .stdout(ais_e2e::controller_log(&format!("{ns}-{name}")))
         .stderr(Stdio::inherit())
         .spawn()
@@ -156,14 +161,13 @@ fn one_leader_fast_handover_no_overlapping_writes() {
         (&mut b, &mut a)
     };
 
-    // Pods stay Pending (no node matches): this test is about the writers, not AIS.
-    let ais = json!({"apiVersion": "ais.nvidia.com/v1beta1", "kind": "AIStore", "metadata": {"name": "ha"}, "spec": {
-        "size": 1, "nodeImage": "n:1", "initImage": "i:1", "stateStorage": {"emptyDir": {}},
-        "proxySpec": {"servicePort": 51080, "portPublic": 51080, "portIntraControl": 51082, "portIntraData": 51083, "nodeSelector": {"none": "none"}},
-        "targetSpec": {"servicePort": 51081, "portPublic": 51081, "portIntraControl": 51082, "portIntraData": 51083,
-                       "nodeSelector": {"none": "none"}, "mounts": [{"path": "/d", "size": "1Gi"}]}}});
-    kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&ais.to_string()));
-    // Bootstrap stops at one (Pending) proxy: targets wait for a proxy that serves.
+    // A real AIS cluster, its leader killed in the middle of the bootstrap: the follower
+    // finishes it, and the cluster stores and serves objects.
+    let ais = Ais { ns, name: "ha" };
+    kubectl_ok(
+        &["apply", "-n", ns, "-f", "-"],
+        Some(&aistore(ais.name, json!({}))),
+    );
     eventually(Duration::from_secs(60), || {
         get_json(&["statefulset", "-n", ns, "ha-proxy"]).map(|_| ())
     });
@@ -182,6 +186,8 @@ fn one_leader_fast_handover_no_overlapping_writes() {
         took <= Duration::from_secs(LEASE_SECONDS * 2 + 4),
         "handover after SIGKILL took {took:?}"
     );
+    wait_state(ns, ais.name, "Ready");
+    let written = ais.store("leader", 10);
     touch(ns);
 
     // SIGTERM: the leader releases the lease; a new replica takes over at once.
@@ -200,6 +206,7 @@ fn one_leader_fast_handover_no_overlapping_writes() {
         "handover after SIGTERM took {took:?}"
     );
     touch(ns);
+    ais.verify(&written, "after two leader handovers");
 
     // Writers never overlap: every write of a replica comes after the last one of its
     // predecessor, and each replica wrote while it led.
@@ -212,6 +219,7 @@ fn one_leader_fast_handover_no_overlapping_writes() {
         vec![first_name, second_name, "replica-c"],
         "interleaved writers: {order:?}"
     );
+    // Deleted while replica c leads, so its finalizer is released.
+    delete_aistore(ns, ais.name);
     drop(c.process.take());
-    let _ = kubectl_ok(&["delete", "aistore", "-n", ns, "ha", "--wait=false"], None);
 }

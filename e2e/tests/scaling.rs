@@ -17,70 +17,34 @@
 use std::time::Duration;
 
 use ais_e2e::chaos::Chaos;
-use ais_e2e::data::{self, Reader, Written};
+use ais_e2e::cluster::Ais;
+use ais_e2e::data::Reader;
 use ais_e2e::{
-    DeleteAistore, Namespace, aistore, get_json, http_get_json, install_crd, kubectl_ok,
-    patch_spec, wait_for,
+    DeleteAistore, Namespace, aistore, get_json, install_crd, kubectl_ok, patch_spec, wait_for,
 };
 use serde_json::{Value, json};
 
 const NAME: &str = "ais";
 const LONG: Duration = Duration::from_secs(420);
 
-/// The proxy's API address (`None` while its pod has no IP, or kubectl failed once).
-fn proxy(ns: &str) -> Option<String> {
-    let pod = get_json(&["pod", "-n", ns, &format!("{NAME}-proxy-0")])?;
-    Some(format!("{}:51080", pod["status"]["podIP"].as_str()?))
-}
-
-/// The proxy's address, waited for.
-fn proxy_now(ns: &str) -> String {
-    wait_for(ns, "the proxy's pod IP", Duration::from_secs(60), || {
-        proxy(ns)
-    })
-}
-
-fn smap(ns: &str) -> Option<Value> {
-    http_get_json(&proxy(ns)?, "/v1/daemon?what=smap")
-}
-
-/// Targets in the cluster map: (all, in maintenance).
-fn targets(ns: &str) -> Option<(usize, usize)> {
-    let map = smap(ns)?;
-    let tmap = map["tmap"].as_object()?;
-    let maintained = tmap
-        .values()
-        .filter(|n| n["flags"].as_u64().unwrap_or(0) != 0)
-        .count();
-    Some((tmap.len(), maintained))
-}
-
 /// Waits until the AIStore is Ready with `n` of `n` targets and, when given, the map shows
 /// `in_map`, killing the controller on the way; the map as it is then.
 fn ready_with(
-    ns: &str,
+    ais: &Ais<'_>,
     chaos: &mut Chaos,
     n: usize,
     in_map: Option<(usize, usize)>,
 ) -> (usize, usize) {
     wait_for(
-        ns,
+        ais.ns,
         &format!("Ready with {n}/{n} targets, {in_map:?} (targets, in maintenance) in the map"),
         LONG,
         || {
             chaos.tick();
-            let ais = get_json(&["aistore", "-n", ns, NAME])?;
-            let map = targets(ns)?;
-            (ais["status"]["state"] == "Ready"
-                && ais["status"]["targets"]["summary"] == format!("{n}/{n}")
-                && in_map.is_none_or(|want| want == map))
-            .then_some(map)
+            let map = ais.targets_in_map()?;
+            (ais.ready_with(n) && in_map.is_none_or(|want| want == map)).then_some(map)
         },
     )
-}
-
-fn verify(ns: &str, written: &Written, when: &str) {
-    data::assert_intact(&proxy_now(ns), written, &format!("{ns} {when}"));
 }
 
 fn pod_uid(ns: &str, pod: &str) -> Option<String> {
@@ -99,35 +63,32 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
     // Declared before the guard that deletes the AIStore, so a controller still runs then.
     let mut chaos = Chaos::start(ns);
     let _delete = DeleteAistore { ns, name: NAME };
+    let ais = Ais { ns, name: NAME };
     let mut doc: Value = serde_json::from_str(&aistore(NAME, json!({}))).unwrap();
     doc["spec"]["targetSpec"]["size"] = json!(3);
     doc["spec"]["targetSpec"]["disablePodAntiAffinity"] = json!(true);
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
-    ready_with(ns, &mut chaos, 3, Some((3, 0)));
-    let written = wait_for(ns, "objects stored", Duration::from_secs(120), || {
-        data::write_objects(&proxy(ns)?, "scaling", 40, 32 * 1024)
-            .map_err(|e| println!("{ns}: storing objects: {e}"))
-            .ok()
-    });
+    ready_with(&ais, &mut chaos, 3, Some((3, 0)));
+    let written = ais.store("scaling", 40);
 
     // decommission: the leaving target's objects migrate first; it leaves the map.
-    let reader = Reader::start(&proxy_now(ns), &written);
+    let reader = Reader::start(&ais.proxy_now(), &written);
     patch_spec(
         ns,
         NAME,
         &json!({"targetSpec": {"size": 2, "scaleDownMode": "decommission"}}),
     );
-    ready_with(ns, &mut chaos, 2, Some((2, 0)));
+    ready_with(&ais, &mut chaos, 2, Some((2, 0)));
     let reads = reader.stop();
     println!(
         "{ns} decommission scale-down: {} reads, {} failed",
         reads.ok + reads.failed,
         reads.failed
     );
-    verify(ns, &written, "after the decommission scale-down");
+    ais.verify(&written, "after the decommission scale-down");
 
     // retain: the leaving target stays in the map, in maintenance, with its data.
-    let reader = Reader::start(&proxy_now(ns), &written);
+    let reader = Reader::start(&ais.proxy_now(), &written);
     patch_spec(
         ns,
         NAME,
@@ -135,7 +96,7 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
     );
     // The cluster map then: AIS v1.4.9 drops the node once its pod is gone (seen: (1, 0)); the
     // node comes back, with its objects, when its pod does below.
-    let map = ready_with(ns, &mut chaos, 1, None);
+    let map = ready_with(&ais, &mut chaos, 1, None);
     println!("{ns} after the retain scale-down: (targets, in maintenance) in the map: {map:?}");
     let reads = reader.stop();
     println!(
@@ -158,8 +119,7 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
         LONG,
         || {
             chaos.tick();
-            let pods = get_json(&["pods", "-n", ns, "-l", "app.kubernetes.io/component=target"])?;
-            let items = pods["items"].as_array()?;
+            let items = ais.pods("target")?;
             let updated = items
                 .iter()
                 .filter(|p| {
@@ -170,8 +130,9 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
                         .any(|e| e["name"] == "E2E_UPGRADE")
                 })
                 .count();
-            let ready = get_json(&["aistore", "-n", ns, NAME])?["status"]["state"] == "Ready";
-            (ready && items.len() == 2 && updated == 2 && targets(ns) == Some((2, 0))).then_some(())
+            let ready = ais.resource()?["status"]["state"] == "Ready";
+            (ready && items.len() == 2 && updated == 2 && ais.targets_in_map() == Some((2, 0)))
+                .then_some(())
         },
     );
     assert_ne!(
@@ -179,7 +140,7 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
         target0,
         "target-0 was not restarted for the new template"
     );
-    verify(ns, &written, "after the upgrade and scale-up in one patch");
+    ais.verify(&written, "after the upgrade and scale-up in one patch");
     println!(
         "{ns}: {} controller kills, every flow converged",
         chaos.kills()

@@ -10,8 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ais_e2e::{
-    Namespace, aistore, apply_sample_ca, delete_aistore, eventually, free_port, get_json, http_get,
-    install_crd, kubectl_ok, start_controller, wait_certificate, wait_state,
+    DeleteAistore, Namespace, aistore, apply_sample_ca, delete_aistore, eventually, free_port,
+    get_json, http_get, install_crd, kubectl_ok, start_controller, wait_certificate, wait_for,
+    wait_state,
 };
 use base64::Engine;
 use serde_json::json;
@@ -82,4 +83,84 @@ fn aistore_serves_https_with_a_cert_manager_certificate() {
     let _ = std::fs::remove_dir_all(&dir);
 
     delete_aistore(ns, name);
+}
+
+/// The name and InternalIP of the node that runs the pods (the local cluster has one; its
+/// kwok nodes run none).
+fn node_name_and_ip() -> (String, String) {
+    let nodes = get_json(&["nodes", "-l", "ais-e2e/node=real"]).unwrap();
+    let node = &nodes["items"][0];
+    let ip = node["status"]["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["type"] == "InternalIP")
+        .unwrap()["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (node["metadata"]["name"].as_str().unwrap().to_string(), ip)
+}
+
+/// The reference's "TLS Certificate" context: in `secret` mode the Certificate names the nodes
+/// AIS advertises as public hosts, as `publicNetDNSMode` says: the node IPs (`IP`, the
+/// default), the node names (`Node`), or no node at all (`Pod`: the pods' own DNS names).
+#[test]
+fn certificate_sans_follow_public_net_dns_mode() {
+    let _case = ais_e2e::report::Case::start();
+    install_crd();
+    let ns_guard = Namespace::create("e2e-sans", &[]);
+    let ns = ns_guard.0.as_str();
+    let _controller = start_controller(ns, free_port("127.0.0.1"));
+    apply_sample_ca(ns);
+    let (node, ip) = node_name_and_ip();
+    let modes = [("by-ip", "IP"), ("by-node", "Node"), ("by-pod", "Pod")];
+    let _deletes: Vec<DeleteAistore<'_>> = modes
+        .iter()
+        .map(|&(name, _)| DeleteAistore { ns, name })
+        .collect();
+    for (name, mode) in modes {
+        let manifest = aistore(
+            name,
+            json!({
+                "publicNetDNSMode": mode,
+                "tls": {"certificate": {"mode": "secret", "issuerRef": {"name": "ais-ca", "kind": "Issuer"}}},
+            }),
+        );
+        kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&manifest));
+    }
+    for (name, mode) in modes {
+        let cert_name = format!("{name}-tls-cert");
+        // Waits for the Certificate to exist and to name what the mode asks for (the IP and
+        // Node modes show that the controller read the node, so the Pod mode's lack of it is
+        // the mode's doing).
+        let want_ip = mode == "IP";
+        let want_node = mode == "Node";
+        let spec = wait_for(
+            ns,
+            &format!("Certificate {cert_name} for publicNetDNSMode {mode}"),
+            Duration::from_secs(120),
+            || {
+                let spec = get_json(&["certificate", "-n", ns, &cert_name])?["spec"].clone();
+                let has = |field: &str, v: &str| {
+                    spec[field]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == v))
+                };
+                (has("ipAddresses", &ip) == want_ip && has("dnsNames", &node) == want_node)
+                    .then_some(spec)
+            },
+        );
+        println!(
+            "{ns}/{name} ({mode}): dnsNames {} ipAddresses {}",
+            spec["dnsNames"], spec["ipAddresses"]
+        );
+        // Every mode keeps the cluster's own Service names.
+        let svc = format!("{name}-proxy.{ns}.svc.cluster.local");
+        assert!(
+            spec["dnsNames"].to_string().contains(&svc),
+            "{mode}: {}",
+            spec["dnsNames"]
+        );
+    }
 }
