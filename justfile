@@ -223,6 +223,16 @@ e2e-local:
 # Everything CI runs: lint, generated-file drift, unit tests, then the e2e suite on a local cluster.
 ci: lint crds-check manifests-check test e2e-local
 
-# Benchmarks (numbers go to docs/benchmarks.md): webhook reviews/s and latency over TLS.
-bench seconds="10" connections="8":
-    cargo run --release -q -p ais-webhook --example bench -- {{seconds}} {{connections}}
+# Benchmarks (numbers go to docs/benchmarks.md): webhook reviews/s and latency over TLS, then
+# the controller at scale on kwok nodes (a local cluster runs: `just cluster-up`), with the
+# steady state and a restart at the largest count; results and the plot in docs/bench/.
+bench clusters="10,50,100,200" steady="600":
+    cargo run --release -q -p ais-webhook --example bench -- 10 8
+    just bench-scale {{clusters}} {{steady}}
+
+# The controller's scale benchmark alone (release build, as shipped).
+bench-scale clusters="10,50,100,200" steady="600":
+    cargo build --release -q -p ais-controller -p ais-bench
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
+        AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/release/ais-controller" AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" \
+        "$CARGO_TARGET_DIR/release/ais-bench" --clusters {{clusters}} --steady {{steady}} --out docs/bench

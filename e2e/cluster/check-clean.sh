@@ -23,6 +23,7 @@ procs="$(ps -eo pid=,args= | grep -E "$BIN_DIR/|$STATE/|containerd --config $STA
 check "no process of the cluster is left" "$procs"
 check "no mount under $STATE is left" "$(awk -v s="$STATE" 'index($2, s) == 1 {print $2}' /proc/mounts)"
 check "the bridge $BRIDGE is gone" "$(ip -o link show "$BRIDGE" 2>/dev/null || true)"
+check "the AIS simulator's interface aissim0 is gone" "$(ip -o link show aissim0 2>/dev/null || true)"
 check "the iptables chain $FWD_CHAIN is gone" "$(iptables -S "$FWD_CHAIN" 2>/dev/null || true)"
 check "the state dir is removed" "$( [[ -e "$STATE" ]] && echo "$STATE" || true)"
 echo "$PASSED passed, $FAILED failed"

@@ -119,6 +119,9 @@ clean_iptables() {
 restore_host() {
   ip route del blackhole "$FAKE_POD_NET" 2>/dev/null || true
   ip link del "$BRIDGE" 2>/dev/null || true
+  # The benchmark's AIS simulator (e2e/src/sim.rs) puts kwok pod IPs on this interface; a run
+  # that was killed leaves it behind.
+  ip link del aissim0 2>/dev/null || true
   local kv
   if [[ -f "$STATE/saved-sysctls" ]]; then
     while read -r kv; do sysctl -qw "$kv" 2>/dev/null || true; done <"$STATE/saved-sysctls"

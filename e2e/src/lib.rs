@@ -2,10 +2,12 @@
 //! namespaces, and child processes that are always stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod audit;
 pub mod chaos;
 pub mod cluster;
 pub mod data;
 pub mod report;
+pub mod sim;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -239,6 +241,16 @@ pub fn http_request(
     Some((code, body.to_string()))
 }
 
+/// UTC now as the API server's audit log writes times (RFC 3339, microseconds), so that the
+/// two compare as strings.
+pub fn now_rfc3339() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%6NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The identity (`user.username` in the audit log) the e2e controllers authenticate as.
 pub fn operator_username() -> String {
     format!("system:serviceaccount:{OPERATOR_NAMESPACE}:{OPERATOR_NAMESPACE}-controller")
@@ -286,11 +298,18 @@ pub const LOCAL_CLUSTER_ARGS: [&str; 8] = [
 /// Starts the controller binary (`AIS_CONTROLLER_BIN`) for namespace `ns` and waits until it
 /// is ready.
 pub fn start_controller(ns: &str, health_port: u16) -> Process {
+    spawn_controller(Some(ns), health_port, controller_log(ns))
+}
+
+/// Starts the controller binary for namespace `watch` (`None`: every namespace), logging to
+/// `log`, and waits until it is ready.
+pub fn spawn_controller(watch: Option<&str>, health_port: u16, log: Stdio) -> Process {
     let bin = env_path(
         "AIS_CONTROLLER_BIN",
         "build it with `cargo build -p ais-controller` and point AIS_CONTROLLER_BIN at it (`just e2e` does)",
     );
-    let child = Command::new(bin)
+    let mut command = Command::new(bin);
+    command
         // The chart's RBAC, nothing more.
         .env("KUBECONFIG", operator_kubeconfig())
         // The controller runs on the host, outside the cluster DNS: it calls AIS on the pod
@@ -298,14 +317,13 @@ pub fn start_controller(ns: &str, health_port: u16) -> Process {
         .env("AIS_ENDPOINT_MODE", "pod-ip")
         // The host's resolv.conf has no `svc.<domain>` entry to discover the domain from.
         .env("KUBERNETES_CLUSTER_DOMAIN", "cluster.local")
-        .args([
-            "--watch-namespaces",
-            ns,
-            "--health-addr",
-            &format!("127.0.0.1:{health_port}"),
-        ])
-        .args(LOCAL_CLUSTER_ARGS)
-        .stdout(controller_log(ns))
+        .args(["--health-addr", &format!("127.0.0.1:{health_port}")])
+        .args(LOCAL_CLUSTER_ARGS);
+    if let Some(ns) = watch {
+        command.args(["--watch-namespaces", ns]);
+    }
+    let child = command
+        .stdout(log)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();

@@ -13,19 +13,24 @@ use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
 use ais_controller::build::{self, Facts, OwnedKind, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
+use ais_controller::reconcile::cache::{OwnedCache, Stores};
 use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
 use ais_crd::{AIStore, Defaults};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Client, Resource, ResourceExt};
+
+/// How long a reconcile waits for the next event of the same burst (`docs/benchmarks.md`):
+/// short against AIS's own pace (a pod restart takes seconds), long enough to fold a pod's
+/// phase changes and our own writes' echoes into one run.
+const RECONCILE_DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// Label every owned object carries; the watches of owned kinds select on it.
 const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=ais-operator";
@@ -253,6 +258,8 @@ async fn main() -> anyhow::Result<()> {
         cleanup_image: args.cleanup_image.clone(),
         swept: ais_controller::reconcile::owned::Swept::default(),
         futile: ais_controller::reconcile::futile::FutileApplies::default(),
+        cache: OwnedCache::default(),
+        last_writes: ais_controller::reconcile::last_write::LastWrites::default(),
     });
 
     let health = tokio::net::TcpListener::bind(args.health_addr)
@@ -362,40 +369,54 @@ async fn run_controller(
     }
     let store = controller.store();
     let defaults = ctx.defaults.clone();
+    let namespace = ns.as_deref();
+    // The kinds compared before each apply are watched into caches (`reconcile::cache`), so
+    // a reconcile that changes nothing reads them from memory; their watches trigger as
+    // `owns` would.
+    let (config_maps, mut config_map_events) = cached_watch(&client, namespace, &owned);
+    let (services, mut service_events) = cached_watch(&client, namespace, &owned);
+    let (service_accounts, mut service_account_events) = cached_watch(&client, namespace, &owned);
+    let (roles, mut role_events) = cached_watch(&client, namespace, &owned);
+    let (role_bindings, mut role_binding_events) = cached_watch(&client, namespace, &owned);
+    let (pdbs, mut pdb_events) = cached_watch(&client, namespace, &owned);
+    ctx.cache.register(
+        ns.clone(),
+        Stores {
+            config_maps,
+            services,
+            service_accounts,
+            roles,
+            role_bindings,
+            pdbs,
+        },
+    );
     // Every kind of the inventory, by an exhaustive match: a new owned kind must say here
     // whether (and how) it is watched.
-    let namespace = ns.as_deref();
     for kind in OwnedKind::ALL {
         controller = match kind {
             OwnedKind::StatefulSet => {
                 controller.owns(api::<StatefulSet>(&client, namespace), owned.clone())
             }
-            OwnedKind::Service => {
-                controller.owns(api::<Service>(&client, namespace), owned.clone())
-            }
-            OwnedKind::ConfigMap => {
-                controller.owns(api::<ConfigMap>(&client, namespace), owned.clone())
-            }
-            OwnedKind::PodDisruptionBudget => controller.owns(
-                api::<PodDisruptionBudget>(&client, namespace),
-                owned.clone(),
-            ),
-            // No selector, as before the inventory: owner references route their events.
-            OwnedKind::ServiceAccount => controller.owns(
-                api::<ServiceAccount>(&client, namespace),
-                watcher::Config::default(),
-            ),
+            OwnedKind::Service => owns_cached(controller, &mut service_events),
+            OwnedKind::ConfigMap => owns_cached(controller, &mut config_map_events),
+            OwnedKind::PodDisruptionBudget => owns_cached(controller, &mut pdb_events),
+            OwnedKind::ServiceAccount => owns_cached(controller, &mut service_account_events),
+            OwnedKind::Role => owns_cached(controller, &mut role_events),
+            OwnedKind::RoleBinding => owns_cached(controller, &mut role_binding_events),
+            // No selector: a Deployment of the admin client's name that someone else made must
+            // be seen (`observe::foreign`).
             OwnedKind::Deployment => controller.owns(
                 api::<Deployment>(&client, namespace),
                 watcher::Config::default(),
             ),
             // Watched above when cert-manager serves its API.
             OwnedKind::Certificate => controller,
-            // Nothing else writes them, and the chart grants no list/watch on RBAC objects.
-            OwnedKind::Role | OwnedKind::RoleBinding => controller,
         };
     }
     controller
+        // A cluster's watch events come in bursts (its own writes, each pod's phases); a short
+        // trailing debounce runs one reconcile per burst instead of one per event.
+        .with_config(controller::Config::default().debounce(RECONCILE_DEBOUNCE))
         // Pods of managed clusters only: a cluster-wide pod informer would not scale.
         .watches(api::<Pod>(&client, ns.as_deref()), owned, |pod| {
             let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();
@@ -437,6 +458,48 @@ fn hostname() -> String {
 }
 
 use futures_util::StreamExt;
+
+type OwnedEvents<K> = futures_util::stream::BoxStream<'static, Result<K, watcher::Error>>;
+
+/// A watch of an owned kind (managed-by label, managed fields dropped) that fills a cache, and
+/// the events that trigger the owners' reconciles.
+fn cached_watch<K>(
+    client: &Client,
+    ns: Option<&str>,
+    config: &watcher::Config,
+) -> (Store<K>, Option<OwnedEvents<K>>)
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let events = watcher(api::<K>(client, ns), config.clone())
+        .default_backoff()
+        .modify(|obj| obj.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .touched_objects()
+        .boxed();
+    (reader, Some(events))
+}
+
+/// The controller, its reconciles also triggered by `events` (taken: each stream is used once).
+fn owns_cached<K>(
+    controller: Controller<AIStore>,
+    events: &mut Option<OwnedEvents<K>>,
+) -> Controller<AIStore>
+where
+    K: Resource<DynamicType = ()> + Send + 'static,
+{
+    match events.take() {
+        Some(events) => controller.owns_stream(events),
+        None => controller,
+    }
+}
 
 fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
 where

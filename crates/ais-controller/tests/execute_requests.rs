@@ -125,6 +125,9 @@ fn context(client: kube::Client) -> Context {
         cleanup_image: "cleanup:1".into(),
         swept: Swept::default(),
         futile: ais_controller::reconcile::futile::FutileApplies::default(),
+        // Empty: every object is read from the (mock) API server, as before the watches list.
+        cache: ais_controller::reconcile::cache::OwnedCache::default(),
+        last_writes: ais_controller::reconcile::last_write::LastWrites::default(),
     }
 }
 

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::Error;
+use super::cache::Cached;
+use super::{Context, Error};
 use crate::metrics::Metrics;
 
 /// Field manager of every write, as the reference operator's.
@@ -62,24 +63,33 @@ where
     })
 }
 
+/// The live object, from the watch cache when it holds it ([`super::cache`]), else read.
+pub async fn read<K>(ctx: &Context, namespace: &str, name: &str) -> Result<Option<K>, Error>
+where
+    K: Cached
+        + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Debug
+        + DeserializeOwned,
+{
+    match ctx.cache.get::<K>(namespace, name) {
+        Some(cached) => Ok(Some(cached)),
+        None => get::<K>(&ctx.client, namespace, name).await,
+    }
+}
+
 /// Applies a namespaced object of a typed kind unless the live one already matches.
 /// Returns the live object.
-pub async fn apply<K>(
-    client: &Client,
-    metrics: &Metrics,
-    namespace: &str,
-    obj: &K,
-) -> Result<K, Error>
+pub async fn apply<K>(ctx: &Context, namespace: &str, obj: &K) -> Result<K, Error>
 where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
+    K: Cached
+        + Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Debug
         + Serialize
         + DeserializeOwned,
 {
     let name = obj.meta().name.clone().unwrap_or_default();
-    let live = get::<K>(client, namespace, &name).await?;
-    apply_over(client, metrics, namespace, obj, live).await
+    let live = read::<K>(ctx, namespace, &name).await?;
+    apply_over(&ctx.client, &ctx.metrics, namespace, obj, live).await
 }
 
 /// Like [`apply`], with the live object already read by the caller.

@@ -268,6 +268,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
                 self.ctx.clients.tokens.forget(&self.key);
                 self.ctx.swept.forget(&self.key);
                 self.ctx.futile.forget(&self.key);
+                self.ctx.last_writes.forget(self.ais);
                 self.ctx.metrics.set_state(&self.key, None);
             }
             Action::Event(note) => self.publish(note).await,
@@ -302,16 +303,18 @@ impl<'a, A: AisApi> Executor<'a, A> {
         let api: Api<AIStore> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         self.count("AIStore");
         let params = apply::update_params();
-        api.patch(
-            &self.ais.name_any(),
-            &params,
-            &Patch::Merge(&json!({"metadata": {"annotations": {key: value}}})),
-        )
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("annotating AIStore {}", self.key),
-            source,
-        })?;
+        let written = api
+            .patch(
+                &self.ais.name_any(),
+                &params,
+                &Patch::Merge(&json!({"metadata": {"annotations": {key: value}}})),
+            )
+            .await
+            .map_err(|source| Error::Kube {
+                action: format!("annotating AIStore {}", self.key),
+                source,
+            })?;
+        self.ctx.last_writes.record(&written);
         Ok(())
     }
 
@@ -319,13 +322,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
     /// records the hash.
     async fn push_config(&mut self) -> Result<(), Error> {
         let desired = self.desired()?;
-        apply::apply(
-            &self.ctx.client,
-            &self.ctx.metrics,
-            &self.ns,
-            &desired.global_config_map,
-        )
-        .await?;
+        apply::apply(self.ctx, &self.ns, &desired.global_config_map).await?;
         if self.config_hash.as_deref() == Some(desired.config_hash.as_str()) {
             return Ok(());
         }

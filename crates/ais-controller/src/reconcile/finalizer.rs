@@ -40,7 +40,7 @@ pub fn remove_patch(current: &[String]) -> Option<serde_json::Value> {
 }
 
 /// Adds the finalizer; `true` when it wrote (the change wakes the next reconcile).
-pub async fn add(client: &Client, ais: &AIStore) -> Result<bool, Error> {
+pub async fn add(ctx: &super::Context, ais: &AIStore) -> Result<bool, Error> {
     if has(ais) {
         return Ok(false);
     }
@@ -52,7 +52,7 @@ pub async fn add(client: &Client, ais: &AIStore) -> Result<bool, Error> {
         kind: "finalizer patch".into(),
         source,
     })?;
-    api(client, ais)?
+    let written = api(&ctx.client, ais)?
         .patch(
             &ais.name_any(),
             &super::apply::update_params(),
@@ -66,6 +66,7 @@ pub async fn add(client: &Client, ais: &AIStore) -> Result<bool, Error> {
             ),
             source,
         })?;
+    ctx.last_writes.record(&written);
     Ok(true)
 }
 

@@ -4,9 +4,11 @@
 //! module does the I/O around them.
 
 pub mod apply;
+pub mod cache;
 pub mod execute;
 pub mod finalizer;
 pub mod futile;
+pub mod last_write;
 pub mod live;
 pub mod nodes;
 pub mod observe;
@@ -62,6 +64,10 @@ pub struct Context {
     pub swept: owned::Swept,
     /// Pod-template applies that changed nothing.
     pub futile: futile::FutileApplies,
+    /// Watch caches of the owned objects compared before each apply.
+    pub cache: cache::OwnedCache,
+    /// The version of each AIStore our last write returned.
+    pub last_writes: last_write::LastWrites,
 }
 
 impl std::fmt::Debug for Context {
@@ -154,7 +160,7 @@ async fn pipeline(ais: &AIStore, ctx: &Context) -> Result<Action, Error> {
     if deleting && !finalizer::has(&ais) {
         return Ok(Action::await_change());
     }
-    if !deleting && finalizer::add(&ctx.client, &ais).await? {
+    if !deleting && finalizer::add(ctx, &ais).await? {
         return Ok(Action::await_change());
     }
     // Validate: the webhook may have been bypassed. An invalid spec is a condition and an
@@ -223,19 +229,28 @@ fn observed_ns(ais: &AIStore) -> String {
     ais.namespace().unwrap_or_default()
 }
 
-/// The AIStore as the API server has it now: the watch cache may lag behind the status this
-/// controller wrote a moment ago, and the plan decides on that status.
+/// The AIStore as the API server has it now. The handed-in object will do when it holds our
+/// last write to it (`last_write`); otherwise the watch cache may lag behind a status this
+/// controller wrote a moment ago, and the plan decides on that status, so it is read.
 async fn fetch(ctx: &Context, ais: &AIStore) -> Result<Option<AIStore>, Error> {
+    if ctx.last_writes.holds_last_write(ais) {
+        return Ok(Some(ais.clone()));
+    }
     let api: Api<AIStore> = Api::namespaced(ctx.client.clone(), &observed_ns(ais));
-    api.get_opt(&ais.name_any())
+    let fresh = api
+        .get_opt(&ais.name_any())
         .await
         .map_err(|source| Error::Kube {
             action: format!("reading AIStore {}/{}", observed_ns(ais), ais.name_any()),
             source,
-        })
+        })?;
+    match &fresh {
+        Some(fresh) => ctx.last_writes.record(fresh),
+        None => ctx.last_writes.forget(ais),
+    }
+    Ok(fresh)
 }
 
-/// The validation errors of a defaulted spec, joined.
 fn invalid(spec: &ais_crd::AIStoreSpec) -> Result<(), String> {
     let check = validate(spec, None);
     if check.is_valid() {
@@ -354,15 +369,17 @@ pub(crate) async fn write_status(
         .writes
         .with_label_values(&["AIStore/status"])
         .inc();
-    api.patch_status(
-        name,
-        &apply::update_params(),
-        &Patch::Merge(&json!({"status": next})),
-    )
-    .await
-    .map_err(|source| Error::Kube {
-        action: format!("updating the status of AIStore {name}"),
-        source,
-    })?;
+    let written = api
+        .patch_status(
+            name,
+            &apply::update_params(),
+            &Patch::Merge(&json!({"status": next})),
+        )
+        .await
+        .map_err(|source| Error::Kube {
+            action: format!("updating the status of AIStore {name}"),
+            source,
+        })?;
+    ctx.last_writes.record(&written);
     Ok((true, next))
 }

@@ -75,13 +75,13 @@ pub async fn apply_prerequisites(
     let skipped = |o: &Owned<'_>| skip.iter().any(|(k, n)| *k == o.kind() && n == o.name());
     for object in desired.prerequisites().filter(|o| !skipped(o)) {
         match object {
-            Owned::ServiceAccount(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::Role(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::RoleBinding(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::ConfigMap(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::Service(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::PodDisruptionBudget(o) => drop(apply::apply(c, m, ns, o).await?),
-            Owned::Deployment(o) => drop(apply::apply(c, m, ns, o).await?),
+            Owned::ServiceAccount(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::Role(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::RoleBinding(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::ConfigMap(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::Service(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::PodDisruptionBudget(o) => drop(apply::apply(ctx, ns, o).await?),
+            Owned::Deployment(o) => drop(apply::apply(ctx, ns, o).await?),
             Owned::Certificate(cert) => {
                 let resource = certificate_resource();
                 if apply::apply_dynamic(c, m, &resource, ns, cert)
