@@ -236,3 +236,13 @@ bench-scale clusters="10,50,100,200" steady="600":
     KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} \
         AIS_CONTROLLER_BIN="$CARGO_TARGET_DIR/release/ais-controller" AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" \
         "$CARGO_TARGET_DIR/release/ais-bench" --clusters {{clusters}} --steady {{steady}} --out docs/bench
+
+# The same scale runs with the reference Go operator (NVIDIA/ais-k8s v3.4.0) instead, for the
+# comparison in docs/benchmarks.md. GO_OPERATOR_SRC: its `operator` directory (a checkout of tag v3.4.0).
+bench-go clusters="10,50,100,200" steady="600":
+    test -d "${GO_OPERATOR_SRC:-}/cmd" || { echo "GO_OPERATOR_SRC must name the operator directory of an ais-k8s v3.4.0 checkout" >&2; exit 1; }
+    cd "$GO_OPERATOR_SRC" && go build -o bin/manager ./cmd/
+    cargo build --release -q -p ais-bench
+    KUBECONFIG={{kubeconfig}} KUBECTL={{kubectl}} HELM={{helm}} AIS_E2E_AUDIT_LOG="{{e2e_audit_log}}" \
+        "$CARGO_TARGET_DIR/release/ais-bench" --clusters {{clusters}} --steady {{steady}} --out docs/bench \
+        --go-bin "$GO_OPERATOR_SRC/bin/manager" --go-crds "$GO_OPERATOR_SRC/config/base/crd"

@@ -1,6 +1,8 @@
 //! kwok nodes for the scale runs: `kwok-bench-<i>`, each with its own /24 of pod IPs inside the
 //! blackholed 10.244.0.0/16 (10.244.100+i.0/24, above the local cluster's own kwok nodes), a
-//! label the benchmark's AIStores select, and kwok's taint.
+//! label the benchmark's AIStores select, and kwok's taint. CPU and memory are sized so that
+//! only the pod count limits a node: the reference operator's init containers request 1 CPU
+//! and 1 GiB each.
 
 use ais_e2e::kubectl_ok;
 
@@ -28,8 +30,8 @@ spec:
   taints: [{{key: kwok.x-k8s.io/node, value: fake, effect: NoSchedule}}]
 status:
   addresses: [{{type: InternalIP, address: 10.244.{cidr}.1}}, {{type: Hostname, address: kwok-bench-{i}}}]
-  allocatable: {{cpu: "64", memory: 512Gi, pods: "{PODS_PER_NODE}", ephemeral-storage: 1Ti}}
-  capacity: {{cpu: "64", memory: 512Gi, pods: "{PODS_PER_NODE}", ephemeral-storage: 1Ti}}
+  allocatable: {{cpu: "1000", memory: 4Ti, pods: "{PODS_PER_NODE}", ephemeral-storage: 1Ti}}
+  capacity: {{cpu: "1000", memory: 4Ti, pods: "{PODS_PER_NODE}", ephemeral-storage: 1Ti}}
 "#,
                 cidr = 100 + i
             )

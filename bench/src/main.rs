@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod kwok;
+mod operator;
 mod plot;
 mod proc;
 mod real;
@@ -18,11 +19,12 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use ais_e2e::{
-    audit, free_port, http_get, init_image, install_crd, kubectl, kubectl_ok, node_image,
-    now_rfc3339, operator_username, sim, spawn_controller,
+    audit, http_get, init_image, install_crd, kubectl, kubectl_ok, node_image, now_rfc3339,
+    operator_username, sim,
 };
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use operator::Operator;
 use serde_json::json;
 
 const PROXY_PORT: u16 = 58080;
@@ -53,9 +55,16 @@ struct Args {
     /// Skip the real-cluster timings.
     #[arg(long)]
     no_real: bool,
-    /// Only draw the plot from the TSV in `out` (no cluster needed).
+    /// Only draw the plot from the TSVs in `out` (no cluster needed).
     #[arg(long)]
     plot_only: bool,
+    /// Measure the reference Go operator instead: its `manager` binary (ais-k8s v3.4.0 built
+    /// from source, `docs/benchmarks.md`). Results go to `scale-go.tsv`.
+    #[arg(long, requires = "go_crds")]
+    go_bin: Option<PathBuf>,
+    /// The reference operator's CRD directory (`operator/config/base/crd`).
+    #[arg(long)]
+    go_crds: Option<PathBuf>,
 }
 
 /// One run's figures.
@@ -116,15 +125,6 @@ fn ready_aistores(prefix: &str) -> usize {
         .count()
 }
 
-/// `ais_operator_reconciles_total` summed over its labels.
-fn reconciles(port: u16) -> f64 {
-    metrics(port)
-        .lines()
-        .filter(|l| l.starts_with("ais_operator_reconciles_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 pub(crate) fn metrics(port: u16) -> String {
     use std::io::Read;
     let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
@@ -153,6 +153,7 @@ pub(crate) fn log_file(out: &std::path::Path, name: &str) -> Stdio {
 /// largest count: they take minutes each).
 fn run(
     args: &Args,
+    op: &Operator,
     n: usize,
     idle: bool,
     simulator: &sim::Simulator,
@@ -161,11 +162,15 @@ fn run(
     let prefix = format!("{NS_PREFIX}{n}-");
     let pods = n * (args.proxies + args.targets);
     kwok::ensure_nodes(kwok::nodes_for(pods));
+    // The reference operator dials each cluster's proxy Service by name.
+    let names: Vec<String> = (0..n).map(|i| format!("ais-proxy.{prefix}{i}")).collect();
+    simulator
+        .resolve_to_loopback(&names)
+        .map_err(anyhow::Error::msg)?;
     let user = operator_username();
-    let port = free_port("127.0.0.1");
-    let mut controller =
-        spawn_controller(None, port, log_file(logs, &format!("controller-{n}.log")));
-    let pid = controller.0.id();
+    let log = |what: &str| log_file(logs, &format!("{}-{what}-{n}.log", op.name()));
+    let mut controller = op.spawn(log("controller"))?;
+    let pid = controller.process.0.id();
     let mut run = Run {
         clusters: n,
         pods,
@@ -248,8 +253,10 @@ fn run(
     drop(controller);
     let t_r0 = now_rfc3339();
     let restart = Instant::now();
-    controller = spawn_controller(None, port, log_file(logs, &format!("controller-{n}.log")));
-    while reconciles(port) < n as f64 && restart.elapsed() < Duration::from_secs(600) {
+    controller = op.spawn(log("restarted"))?;
+    while op.reconciles(controller.metrics_port) < n as f64
+        && restart.elapsed() < Duration::from_secs(600)
+    {
         std::thread::sleep(Duration::from_millis(200));
     }
     run.restart_relist_secs = restart.elapsed().as_secs_f64();
@@ -325,8 +332,15 @@ fn row(r: &Run) -> String {
 fn main() -> Result<()> {
     let args = Args::parse();
     if args.plot_only {
-        return plot::draw(&args.out.join("scale.tsv"), &args.out.join("scale.png"));
+        return plot::draw(&args.out, &args.out.join("scale.png"));
     }
+    let op = match (&args.go_bin, &args.go_crds) {
+        (Some(bin), Some(crds)) => Operator::Go {
+            bin: bin.clone(),
+            crds: crds.clone(),
+        },
+        _ => Operator::Rust,
+    };
     ais_e2e::require_cluster();
     install_crd();
     std::fs::create_dir_all(&args.out).context("creating the output directory")?;
@@ -338,11 +352,22 @@ fn main() -> Result<()> {
     if http_get(&format!("127.0.0.1:{PROXY_PORT}"), "/v1/health").is_none() {
         bail!("the AIS simulator does not answer on :{PROXY_PORT}");
     }
-    let tsv = args.out.join("scale.tsv");
+    let tsv = args.out.join(match op {
+        Operator::Rust => "scale.tsv",
+        Operator::Go { .. } => "scale-go.tsv",
+    });
     let mut rows = Vec::new();
     let largest = args.clusters.iter().copied().max().unwrap_or(0);
+    op.prepare()?;
     for &n in &args.clusters {
-        let r = run(&args, n, n == largest, &simulator, &logs)?;
+        let r = run(&args, &op, n, n == largest, &simulator, &logs);
+        let r = match r {
+            Ok(r) => r,
+            Err(err) => {
+                op.finish();
+                return Err(err);
+            }
+        };
         println!(
             "N={n}: requests by verb and resource:\n  {}",
             r.requests.lines().join("\n  ")
@@ -350,8 +375,9 @@ fn main() -> Result<()> {
         rows.push(row(&r));
         std::fs::write(&tsv, format!("{HEADER}\n{}\n", rows.join("\n")))?;
     }
-    plot::draw(&tsv, &args.out.join("scale.png"))?;
-    if !args.no_real {
+    op.finish();
+    plot::draw(&args.out, &args.out.join("scale.png"))?;
+    if !args.no_real && matches!(op, Operator::Rust) {
         let steps = real::run(&logs)?;
         let mut text = String::from("step\tsecs_total\tsecs_in_controller\tsecs_waiting\n");
         for s in &steps {

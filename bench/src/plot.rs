@@ -1,5 +1,6 @@
 //! The scale plot: seconds until every AIStore is Ready and the controller's peak RSS against
-//! the number of clusters, drawn from `scale.tsv` into a PNG.
+//! the number of clusters, drawn from `scale.tsv` (and `scale-go.tsv`, the reference operator)
+//! into a PNG.
 
 use std::path::Path;
 
@@ -41,28 +42,32 @@ fn points(tsv: &Path) -> Result<Vec<(f64, f64, f64)>> {
         .collect()
 }
 
-/// Draws `png` from `tsv`.
-pub fn draw(tsv: &Path, png: &Path) -> Result<()> {
-    let pts = points(tsv)?;
+/// Draws `png` from `scale.tsv` in `dir` (this operator) and, when present, `scale-go.tsv`
+/// (the reference operator), one line each.
+pub fn draw(dir: &Path, png: &Path) -> Result<()> {
+    let mut runs = vec![(
+        "this operator (Rust)",
+        points(&dir.join("scale.tsv"))?,
+        BLUE,
+    )];
+    let go = dir.join("scale-go.tsv");
+    if go.exists() {
+        runs.push(("reference operator (Go v3.4.0)", points(&go)?, RED));
+    }
     let font = std::fs::read(FONT).with_context(|| format!("reading the font {FONT}"))?;
     let font: &'static [u8] = Box::leak(font.into_boxed_slice());
     register_font("sans-serif", FontStyle::Normal, font)
         .map_err(|_| anyhow!("{FONT}: not a font"))?;
-    let max_n = pts.iter().map(|p| p.0).fold(10.0, f64::max) * 1.05;
-    let max_s = pts.iter().map(|p| p.1).fold(10.0, f64::max) * 1.15;
-    let max_m = pts.iter().map(|p| p.2).fold(10.0, f64::max) * 1.15;
-    let root = BitMapBackend::new(png, (900, 420)).into_drawing_area();
+    let all = || runs.iter().flat_map(|r| r.1.iter());
+    let max_n = all().map(|p| p.0).fold(10.0, f64::max) * 1.05;
+    let max_s = all().map(|p| p.1).fold(10.0, f64::max) * 1.15;
+    let max_m = all().map(|p| p.2).fold(10.0, f64::max) * 1.15;
+    let root = BitMapBackend::new(png, (1000, 440)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let (left, right) = root.split_horizontally(450);
-    for (area, title, ymax, pick, color) in [
-        (
-            &left,
-            "seconds until every AIStore is Ready",
-            max_s,
-            1usize,
-            BLUE,
-        ),
-        (&right, "controller peak RSS (MiB)", max_m, 2, RED),
+    let (left, right) = root.split_horizontally(500);
+    for (area, title, ymax, pick) in [
+        (&left, "seconds until every AIStore is Ready", max_s, 1usize),
+        (&right, "operator peak RSS (MiB)", max_m, 2),
     ] {
         let mut chart = ChartBuilder::on(area)
             .caption(title, ("sans-serif", 18))
@@ -77,19 +82,34 @@ pub fn draw(tsv: &Path, png: &Path) -> Result<()> {
             .label_style(("sans-serif", 13))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
-        let series: Vec<(f64, f64)> = pts
-            .iter()
-            .map(|p| (p.0, if pick == 1 { p.1 } else { p.2 }))
-            .collect();
+        for (label, pts, color) in &runs {
+            let series: Vec<(f64, f64)> = pts
+                .iter()
+                .map(|p| (p.0, if pick == 1 { p.1 } else { p.2 }))
+                .collect();
+            let color = *color;
+            chart
+                .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
+                .map_err(|e| anyhow!("{e}"))?
+                .label(*label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    series
+                        .iter()
+                        .map(|&(x, y)| Circle::new((x, y), 4, color.filled())),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+        }
         chart
-            .draw_series(LineSeries::new(series.clone(), color.stroke_width(2)))
-            .map_err(|e| anyhow!("{e}"))?;
-        chart
-            .draw_series(
-                series
-                    .iter()
-                    .map(|&(x, y)| Circle::new((x, y), 4, color.filled())),
-            )
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()
             .map_err(|e| anyhow!("{e}"))?;
     }
     root.present().map_err(|e| anyhow!("{e}"))?;

@@ -122,6 +122,10 @@ restore_host() {
   # The benchmark's AIS simulator (e2e/src/sim.rs) puts kwok pod IPs on this interface; a run
   # that was killed leaves it behind.
   ip link del aissim0 2>/dev/null || true
+  # ...and its names of proxy Services, as a marked block in /etc/hosts.
+  if grep -q '^# ais-sim begin' /etc/hosts 2>/dev/null; then
+    sed -i '/^# ais-sim begin/,/^# ais-sim end$/d' /etc/hosts
+  fi
   local kv
   if [[ -f "$STATE/saved-sysctls" ]]; then
     while read -r kv; do sysctl -qw "$kv" 2>/dev/null || true; done <"$STATE/saved-sysctls"

@@ -85,6 +85,22 @@ impl Pods {
             .cloned()
     }
 
+    /// The pod a request for `host` reaches: a pod IP, or the name of a cluster's proxy
+    /// Service (`<cluster>-proxy.<namespace>[.svc...]`, as the reference operator dials it;
+    /// [`Simulator::resolve_to_loopback`] makes such names resolve here), which reaches a
+    /// running proxy of that cluster.
+    fn by_host(&self, host: &str) -> Option<SimPod> {
+        if let Some(pod) = self.by_ip(host) {
+            return Some(pod);
+        }
+        let mut labels = host.split('.');
+        let cluster = labels.next()?.strip_suffix("-proxy")?;
+        let ns = labels.next()?;
+        self.of_cluster(ns, cluster)
+            .into_iter()
+            .find(|p| p.role == "proxy")
+    }
+
     fn of_cluster(&self, ns: &str, cluster: &str) -> Vec<SimPod> {
         self.by_key
             .read()
@@ -131,8 +147,54 @@ pub struct Simulator {
     stop: Arc<AtomicBool>,
 }
 
+/// Marks the simulator's block in `/etc/hosts`.
+const HOSTS_BEGIN: &str = "# ais-sim begin (benchmark infrastructure; removed when it stops)";
+const HOSTS_END: &str = "# ais-sim end";
+const HOSTS_FILE: &str = "/etc/hosts";
+
+/// `/etc/hosts` without the simulator's block.
+fn without_block(hosts: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in hosts.lines() {
+        if line == HOSTS_BEGIN {
+            inside = true;
+        } else if line == HOSTS_END {
+            inside = false;
+        } else if !inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+impl Simulator {
+    /// Makes each of `names` resolve to 127.0.0.1 on this host (a marked block in
+    /// `/etc/hosts`), where the simulator listens: an operator that dials a cluster's proxy
+    /// Service by name (the reference operator outside the cluster) reaches it.
+    pub fn resolve_to_loopback(&self, names: &[String]) -> Result<(), String> {
+        let hosts =
+            std::fs::read_to_string(HOSTS_FILE).map_err(|e| format!("{HOSTS_FILE}: {e}"))?;
+        let mut out = without_block(&hosts);
+        out.push_str(HOSTS_BEGIN);
+        out.push('\n');
+        for name in names {
+            out.push_str(&format!("127.0.0.1 {name}\n"));
+        }
+        out.push_str(HOSTS_END);
+        out.push('\n');
+        std::fs::write(HOSTS_FILE, out).map_err(|e| format!("{HOSTS_FILE}: {e}"))
+    }
+}
+
 impl Drop for Simulator {
     fn drop(&mut self) {
+        if let Ok(hosts) = std::fs::read_to_string(HOSTS_FILE)
+            && hosts.contains(HOSTS_BEGIN)
+        {
+            let _ = std::fs::write(HOSTS_FILE, without_block(&hosts));
+        }
         self.stop.store(true, Ordering::Relaxed);
         let _ = self.watch.kill();
         let _ = self.watch.wait();
@@ -321,7 +383,7 @@ fn route_key(target: &str) -> String {
 
 /// The answer to one request for the cluster of the pod at `pod_ip`.
 fn answer(pods: &Pods, pod_ip: &str, method: &str, target: &str) -> (u16, String) {
-    let Some(me) = pods.by_ip(pod_ip) else {
+    let Some(me) = pods.by_host(pod_ip) else {
         return (
             404,
             json!({"message": format!("no simulated pod at {pod_ip}")}).to_string(),
@@ -393,6 +455,14 @@ mod tests {
     }
 
     #[test]
+    fn the_hosts_block_is_removed_whole() {
+        let hosts = format!(
+            "127.0.0.1 localhost\n{HOSTS_BEGIN}\n127.0.0.1 c-proxy.ns\n{HOSTS_END}\n::1 x\n"
+        );
+        assert_eq!(without_block(&hosts), "127.0.0.1 localhost\n::1 x\n");
+    }
+
+    #[test]
     fn the_cluster_map_parses_as_the_controller_reads_it() {
         let pods = Pods::default();
         pods.upsert(pod("c-proxy-0", "proxy", "10.244.10.2"));
@@ -406,6 +476,10 @@ mod tests {
             "c-target-0.c-target.bench-1.svc.cluster.local"
         );
         assert_eq!(smap["version"], "2");
+        // The proxy Service's name reaches the cluster's proxy.
+        let (code, body) = answer(&pods, "c-proxy.bench-1", "GET", "/v1/daemon?what=smap");
+        assert_eq!((code, body.contains("sim-c-target-0")), (200, true));
+        assert_eq!(answer(&pods, "d-proxy.bench-1", "GET", "/v1/health").0, 404);
         // An IP no simulated pod has gets no answer that looks like AIS.
         assert_eq!(answer(&pods, "10.0.0.9", "GET", "/v1/health").0, 404);
         assert_eq!(route_key("/v1/health?prr=true"), "/v1/health");
