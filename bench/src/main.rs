@@ -226,7 +226,7 @@ fn run(
     run.peak_rss_mib = mib(proc::memory_kib(pid).map_or(0, |m| m.0));
     // Requests still in flight for the last status writes land within a few seconds.
     std::thread::sleep(Duration::from_secs(5));
-    run.requests = audit::count(&audit_dir(), &user, &t0, &t_conv);
+    run.requests = audit::count(&audit_dir(), &window(&user, &t0, &t_conv));
 
     if !idle {
         drop(controller);
@@ -239,7 +239,7 @@ fn run(
     let t_s0 = now_rfc3339();
     std::thread::sleep(Duration::from_secs(args.steady));
     let t_s1 = now_rfc3339();
-    let steady = audit::count(&audit_dir(), &user, &t_s0, &t_s1);
+    let steady = audit::count(&audit_dir(), &window(&user, &t_s0, &t_s1));
     run.steady_secs = args.steady;
     run.steady_mutating = steady.mutating();
     run.steady_reads = steady.total() - steady.mutating();
@@ -261,7 +261,7 @@ fn run(
     }
     run.restart_relist_secs = restart.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_secs(args.restart_window));
-    let after = audit::count(&audit_dir(), &user, &t_r0, &now_rfc3339());
+    let after = audit::count(&audit_dir(), &window(&user, &t_r0, &now_rfc3339()));
     run.restart_writes = after.mutating();
     if run.restart_writes > 0 {
         println!("N={n}: writes after the restart: {:?}", after.lines());
@@ -292,6 +292,17 @@ fn cleanup(prefix: &str, n: usize) {
     let mut delete = vec!["delete", "namespace", "--wait=true", "--timeout=600s"];
     delete.extend(names.iter().map(String::as_str));
     let _ = kubectl(&delete, None);
+}
+
+/// Every request of the operator's identity in `[from, to)`: the benchmark's operator is the
+/// only process with that identity while it runs, and its cluster-scoped requests count too.
+fn window<'a>(user: &'a str, from: &'a str, to: &'a str) -> audit::Filter<'a> {
+    audit::Filter {
+        user,
+        namespace: None,
+        from,
+        to,
+    }
 }
 
 fn audit_dir() -> PathBuf {

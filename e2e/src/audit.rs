@@ -42,10 +42,26 @@ fn is_mutating(verb: &str) -> bool {
     )
 }
 
-/// The requests of `user` received in `[from, to)` (RFC 3339 UTC times as the audit log
-/// writes them, so that they compare as strings), from every `audit*.log` in `dir` (the log
-/// rotates at 100 MB). A request counts once, when it completed (a watch: when it started).
-pub fn count(dir: &Path, user: &str, from: &str, to: &str) -> Requests {
+/// Which requests count: those of `user` received in `[from, to)` (RFC 3339 UTC times as the
+/// audit log writes them, so that they compare as strings) and, with `namespace`, only those
+/// in namespaces whose name starts with it (every e2e controller has the same identity, and
+/// cases run in parallel).
+#[derive(Clone, Copy, Debug)]
+pub struct Filter<'a> {
+    /// The identity.
+    pub user: &'a str,
+    /// Namespace name prefix; `None`: every request, cluster-scoped ones included.
+    pub namespace: Option<&'a str>,
+    /// Start (inclusive).
+    pub from: &'a str,
+    /// End (exclusive).
+    pub to: &'a str,
+}
+
+/// The requests `filter` selects, from every `audit*.log` in `dir` (the log rotates at
+/// 100 MB). A request counts once, when it completed (a watch: when it started).
+pub fn count(dir: &Path, filter: &Filter<'_>) -> Requests {
+    let user = filter.user;
     let mut out = Requests::default();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return out;
@@ -66,7 +82,7 @@ pub fn count(dir: &Path, user: &str, from: &str, to: &str) -> Requests {
             let Ok(e) = serde_json::from_str::<Value>(line) else {
                 continue;
             };
-            if let Some(key) = counted(&e, user, from, to) {
+            if let Some(key) = counted(&e, filter) {
                 *out.0.entry(key).or_default() += 1;
             }
         }
@@ -74,8 +90,15 @@ pub fn count(dir: &Path, user: &str, from: &str, to: &str) -> Requests {
     out
 }
 
-fn counted(e: &Value, user: &str, from: &str, to: &str) -> Option<(String, String)> {
-    if e["user"]["username"] != user {
+fn counted(e: &Value, filter: &Filter<'_>) -> Option<(String, String)> {
+    if e["user"]["username"] != filter.user {
+        return None;
+    }
+    if let Some(prefix) = filter.namespace
+        && !e["objectRef"]["namespace"]
+            .as_str()
+            .is_some_and(|ns| ns.starts_with(prefix))
+    {
         return None;
     }
     let verb = e["verb"].as_str()?;
@@ -89,7 +112,7 @@ fn counted(e: &Value, user: &str, from: &str, to: &str) -> Option<(String, Strin
         return None;
     }
     let at = e["requestReceivedTimestamp"].as_str()?;
-    if at < from || at >= to {
+    if at < filter.from || at >= filter.to {
         return None;
     }
     let resource = e["objectRef"]["resource"].as_str().unwrap_or("-");
@@ -113,7 +136,8 @@ mod tests {
         let line = |user: &str, verb: &str, stage: &str, at: &str, sub: Option<&str>| {
             serde_json::json!({"user": {"username": user}, "verb": verb, "stage": stage,
                 "requestReceivedTimestamp": at,
-                "objectRef": {"resource": "aistores", "subresource": sub}})
+                "objectRef": {"resource": "aistores", "subresource": sub,
+                    "namespace": if sub.is_some() { "case-a" } else { "case-b" }}})
             .to_string()
         };
         let log = [
@@ -162,10 +186,23 @@ mod tests {
         ]
         .join("\n");
         std::fs::write(dir.join("audit.log"), log).unwrap();
-        let got = count(&dir, me, "2026-12-02T10:00:00", "2026-12-02T10:00:05");
+        let mut filter = Filter {
+            user: me,
+            namespace: None,
+            from: "2026-12-02T10:00:00",
+            to: "2026-12-02T10:00:05",
+        };
+        let got = count(&dir, &filter);
         assert_eq!(got.total(), 3);
         assert_eq!(got.mutating(), 1);
         assert_eq!(got.0[&("patch".into(), "aistores/status".into())], 1);
+        filter.namespace = Some("case-a");
+        let got = count(&dir, &filter);
+        assert_eq!(
+            (got.total(), got.mutating()),
+            (1, 1),
+            "another case's requests"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

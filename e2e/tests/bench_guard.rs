@@ -23,13 +23,21 @@ const CLUSTERS: usize = 10;
 const PROXY_PORT: u16 = 58080;
 const TARGET_PORT: u16 = 58081;
 
-/// The operator identity's requests in `[from, to)`.
-fn requests(from: &str, to: &str) -> audit::Requests {
+/// The requests in `ns` of the operator identity in `[from, to)` (other cases' controllers,
+/// with the same identity, run at the same time in other namespaces).
+fn requests(ns: &str, from: &str, to: &str) -> audit::Requests {
     let log = env_path(
         "AIS_E2E_AUDIT_LOG",
         "the API server's audit log (`just e2e` sets it)",
     );
-    audit::count(log.parent().unwrap(), &operator_username(), from, to)
+    let user = operator_username();
+    let filter = audit::Filter {
+        user: &user,
+        namespace: Some(ns),
+        from,
+        to,
+    };
+    audit::count(log.parent().unwrap(), &filter)
 }
 
 #[test]
@@ -82,7 +90,7 @@ fn ten_clusters_cost_at_most_the_documented_requests_and_no_writes_when_idle() {
     let t1 = now_rfc3339();
     // The last status writes complete within moments of Ready.
     std::thread::sleep(Duration::from_secs(3));
-    let create = requests(&t0, &t1);
+    let create = requests(ns, &t0, &t1);
     let total = create.total();
     let per_cluster = total as f64 / CLUSTERS as f64;
     println!(
@@ -102,7 +110,7 @@ fn ten_clusters_cost_at_most_the_documented_requests_and_no_writes_when_idle() {
     // Nothing changes for 60 s: the controller writes nothing.
     let s0 = now_rfc3339();
     std::thread::sleep(Duration::from_secs(60));
-    let steady = requests(&s0, &now_rfc3339());
+    let steady = requests(ns, &s0, &now_rfc3339());
     println!(
         "{ns}: requests in 60 s of steady state: {:?}",
         steady.lines()

@@ -419,6 +419,56 @@ async fn a_converged_cluster_costs_reads_and_no_writes() {
     );
 }
 
+#[tokio::test]
+async fn a_converged_object_in_the_watch_cache_costs_no_request() {
+    use ais_controller::reconcile::cache::Stores;
+    use kube::runtime::reflector::store;
+    use kube::runtime::watcher::Event;
+
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let mut ais = aistore();
+    let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &ctx.defaults));
+    let desired = build::build(&ais, &facts()).unwrap();
+    // The watch has listed the ConfigMap as the builder makes it.
+    let (config_maps, mut writer) = store();
+    let mut live = desired.global_config_map.clone();
+    live.metadata.namespace = Some("ais".into());
+    writer.apply_watcher_event(&Event::Apply(live));
+    ctx.cache.register(
+        None,
+        Stores {
+            config_maps,
+            services: store().0,
+            service_accounts: store().0,
+            roles: store().0,
+            role_bindings: store().0,
+            pdbs: store().0,
+        },
+    );
+    let server = verifier(handle, Vec::new());
+    ais.metadata.annotations = Some(
+        [(
+            ais_controller::plan::CONFIG_HASH_ANNOTATION.to_string(),
+            desired.config_hash.clone(),
+        )]
+        .into(),
+    );
+    let observed = Observed::default();
+    let mut exec = Executor::new(
+        &ctx,
+        &ais,
+        &spec,
+        &observed,
+        Some(desired),
+        facts(),
+        Some(RecordingAis::default()),
+    );
+    exec.run(&[Action::PushConfig]).await.unwrap();
+    // The verifier fails on any request: neither a read nor a write went out.
+    server.await.unwrap();
+}
+
 fn aistore_json() -> Value {
     serde_json::to_value(aistore()).unwrap()
 }
