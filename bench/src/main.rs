@@ -46,6 +46,9 @@ struct Args {
     /// Seconds of the steady-state window after convergence (the figure: 600).
     #[arg(long, default_value_t = 600)]
     steady: u64,
+    /// Seconds a run may take to converge before the benchmark gives up on it.
+    #[arg(long, default_value_t = 900)]
+    deadline: u64,
     /// Seconds after a controller restart in which writes are counted.
     #[arg(long, default_value_t = 60)]
     restart_window: u64,
@@ -188,7 +191,7 @@ fn run(
     let t0 = now_rfc3339();
     let start = Instant::now();
     kubectl_ok(&["apply", "-f", "-"], Some(&list.to_string()));
-    let deadline = Duration::from_secs(1800);
+    let deadline = Duration::from_secs(args.deadline);
     let mut peak_cpu = 0.0;
     loop {
         let running = simulator
@@ -213,9 +216,12 @@ fn run(
             break;
         }
         if start.elapsed() > deadline {
+            let ready = ready_aistores(&prefix);
+            drop(controller);
+            cleanup(&prefix, n);
             bail!(
-                "N={n}: not converged within {deadline:?} ({running}/{pods} pods Running, {} AIStores Ready)",
-                ready_aistores(&prefix)
+                "N={n}: not converged within {deadline:?} ({running}/{pods} pods Running, {ready} AIStores Ready; logs in {})",
+                logs.display()
             );
         }
         peak_cpu = proc::cpu_seconds(pid).unwrap_or(peak_cpu);

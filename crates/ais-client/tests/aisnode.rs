@@ -12,6 +12,10 @@ use common::{Cluster, eventually};
 use serde_json::json;
 
 const READY: Duration = Duration::from_secs(90);
+/// Bound on every other wait (a node starting, a metasync, a flag in the smap). These are
+/// liveness bounds, not speed claims: CI runs the eight clusters of this file side by side
+/// on two cores, where an aisnode can take over 20 s to open its port.
+const SETTLE: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_before_and_after_ready_and_cluster_map() {
@@ -24,7 +28,7 @@ async fn health_before_and_after_ready_and_cluster_map() {
     // The primary is up but no target has joined: prr answers 503 (never 200).
     let err = eventually(
         "primary to answer health?prr=true",
-        Duration::from_secs(20),
+        READY,
         || {
             let client = client.clone();
             async move {
@@ -95,7 +99,7 @@ async fn cluster_config_set_and_read_back() {
     // Metasynced: a target runs with it too.
     let via_target = eventually(
         "target to see the new config",
-        Duration::from_secs(15),
+        SETTLE,
         || {
             let t = c.client(1);
             async move {
@@ -129,7 +133,7 @@ async fn maintenance_start_and_stop() {
 
     // The running-xaction query: an idle cluster (once a join rebalance is over) runs no
     // rebalance.
-    eventually("no rebalance running", Duration::from_secs(30), || {
+    eventually("no rebalance running", SETTLE, || {
         let client = client.clone();
         async move {
             let running = client.running_xactions("rebalance").await.ok()?;
@@ -147,7 +151,7 @@ async fn maintenance_start_and_stop() {
         .unwrap();
     let smap = eventually(
         "maintenance flag in the smap",
-        Duration::from_secs(20),
+        SETTLE,
         || {
             let client = client.clone();
             let tid = tid.clone();
@@ -173,7 +177,7 @@ async fn maintenance_start_and_stop() {
         .stop_maintenance(&ActValRmNode::for_node(&tid))
         .await
         .unwrap();
-    eventually("maintenance flag cleared", Duration::from_secs(30), || {
+    eventually("maintenance flag cleared", SETTLE, || {
         let client = client.clone();
         let tid = tid.clone();
         async move {
@@ -202,7 +206,7 @@ async fn decommission_target_leaves_the_smap() {
         })
         .await
         .unwrap();
-    let smap = eventually("target gone from the smap", Duration::from_secs(60), || {
+    let smap = eventually("target gone from the smap", SETTLE, || {
         let client = client.clone();
         let tid = tid.clone();
         async move {
@@ -213,7 +217,7 @@ async fn decommission_target_leaves_the_smap() {
     .await;
     assert_eq!(smap.count_targets(), 1);
     // The decommissioned node exits by itself.
-    c.wait_exit(&tid, Duration::from_secs(30)).await;
+    c.wait_exit(&tid, SETTLE).await;
     client.health(false).await.unwrap();
 }
 
@@ -235,7 +239,7 @@ async fn set_primary_with_two_proxies() {
         let client = c.client(i);
         eventually(
             "aisprx01 primary in every proxy's smap",
-            Duration::from_secs(30),
+            SETTLE,
             || {
                 let client = client.clone();
                 async move {
@@ -267,7 +271,7 @@ async fn shutdown_cluster_stops_every_node() {
     }
     let ids: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
     for id in ids {
-        let st = c.wait_exit(&id, Duration::from_secs(40)).await;
+        let st = c.wait_exit(&id, SETTLE).await;
         eprintln!("{id} exited: {st}");
     }
     let err = client.health(false).await.unwrap_err();
@@ -286,7 +290,7 @@ async fn decommission_cluster_stops_every_node() {
     c.client(0).decommission_cluster(true).await.unwrap();
     let ids: Vec<String> = c.nodes.iter().map(|n| n.id.clone()).collect();
     for id in ids {
-        c.wait_exit(&id, Duration::from_secs(40)).await;
+        c.wait_exit(&id, SETTLE).await;
     }
     // Metadata is wiped: the proxy's persisted cluster map is gone.
     assert!(!smap_file.exists());
