@@ -413,6 +413,12 @@ fn main() -> Result<()> {
         tsv.display(),
         args.out.join("scale.png").display()
     );
-    println!("AIS simulator requests: {:?}", simulator.served.counts());
+    println!(
+        "AIS simulator requests: {:?}; its pod watch restarted {} times",
+        simulator.served.counts(),
+        simulator
+            .watch_restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
     Ok(())
 }

@@ -83,7 +83,7 @@ fn timed(
 
 /// The steps on one real cluster.
 pub fn run(logs: &std::path::Path) -> Result<Vec<Step>> {
-    let ns_guard = Namespace::create("bench-real", &[]);
+    let ns_guard = Namespace::create("real-bench", &[]);
     let ns = ns_guard.0.as_str();
     let _release = ReleaseFinalizers(ns.to_string());
     let port = free_port("127.0.0.1");

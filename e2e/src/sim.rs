@@ -11,12 +11,12 @@
 //! simulator listens on the benchmark's AIS ports on all addresses and tells the cluster by the
 //! request's `Host` (the pod IP the controller dialled).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -143,7 +143,10 @@ pub struct Simulator {
     pub pods: Arc<Pods>,
     /// The requests it served.
     pub served: Arc<Served>,
-    watch: Child,
+    /// The running `kubectl` watch (replaced each time it ends).
+    watch: Arc<Mutex<Option<Child>>>,
+    /// How many times the pod watch ended and was started again.
+    pub watch_restarts: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -196,8 +199,15 @@ impl Drop for Simulator {
             let _ = std::fs::write(HOSTS_FILE, without_block(&hosts));
         }
         self.stop.store(true, Ordering::Relaxed);
-        let _ = self.watch.kill();
-        let _ = self.watch.wait();
+        if let Some(mut child) = self
+            .watch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         let _ = Command::new("ip").args(["link", "del", INTERFACE]).status();
     }
 }
@@ -241,18 +251,65 @@ pub fn start(ns_prefix: &str, ports: &[u16]) -> Result<Simulator, String> {
             }
         });
     }
-    let watch = watch_pods(ns_prefix, pods.clone())?;
+    let watch = Arc::new(Mutex::new(None));
+    let watch_restarts = Arc::new(AtomicU64::new(0));
+    let first = spawn_watch()?;
+    *watch.lock().unwrap_or_else(PoisonError::into_inner) = Some(first.0);
+    let mut stdout = Some(first.1);
+    let (prefix, slot, restarts, stopped) = (
+        ns_prefix.to_string(),
+        watch.clone(),
+        watch_restarts.clone(),
+        stop.clone(),
+    );
+    let pods_of_watch = pods.clone();
+    // The API server ends every watch after a while (`--min-request-timeout`, 30 to 60 min),
+    // and a long benchmark outlives it: a new watch starts (with a full list) whenever one ends.
+    std::thread::spawn(move || {
+        let mut added = HashSet::new();
+        loop {
+            let out = match stdout.take() {
+                Some(out) => out,
+                None => match spawn_watch() {
+                    Ok((child, out)) => {
+                        *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(child);
+                        out
+                    }
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_secs(1));
+                        continue;
+                    }
+                },
+            };
+            follow(out, &prefix, &pods_of_watch, &mut added);
+            if stopped.load(Ordering::Relaxed) {
+                return;
+            }
+            if let Some(mut child) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            restarts.fetch_add(1, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
     Ok(Simulator {
         pods,
         served,
         watch,
+        watch_restarts,
         stop,
     })
 }
 
-/// `kubectl get pods -A --watch` (one stream, not a poll) of the operator's AIS pods; each
-/// pod in a namespace with `ns_prefix` goes into `pods`, and its IP onto the interface.
-fn watch_pods(ns_prefix: &str, pods: Arc<Pods>) -> Result<Child, String> {
+/// `kubectl get pods -A --watch` (one stream, not a poll) of the operator's AIS pods; its
+/// complaints go to `ais-sim-watch.log` in the temp directory.
+fn spawn_watch() -> Result<(Child, std::process::ChildStdout), String> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(std::env::temp_dir().join("ais-sim-watch.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from);
     let mut child = Command::new(crate::kubectl_bin())
         .args([
             "get",
@@ -266,15 +323,23 @@ fn watch_pods(ns_prefix: &str, pods: Arc<Pods>) -> Result<Child, String> {
             "json",
         ])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .map_err(|e| format!("kubectl watch: {e}"))?;
     let stdout = child.stdout.take().ok_or("kubectl watch: no stdout")?;
-    let prefix = ns_prefix.to_string();
-    std::thread::spawn(move || {
-        let mut added: HashMap<String, ()> = HashMap::new();
-        let stream =
-            serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>();
+    Ok((child, stdout))
+}
+
+/// Follows one watch until it ends: each pod in a namespace with `prefix` goes into `pods`, and
+/// its IP onto the interface.
+fn follow(
+    stdout: std::process::ChildStdout,
+    prefix: &str,
+    pods: &Pods,
+    added: &mut HashSet<String>,
+) {
+    let stream = serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>();
+    {
         for event in stream {
             let Ok(event) = event else { break };
             let pod = &event["object"];
@@ -282,10 +347,18 @@ fn watch_pods(ns_prefix: &str, pods: Arc<Pods>) -> Result<Child, String> {
             let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str()) else {
                 continue;
             };
-            if !ns.starts_with(&prefix) {
+            if !ns.starts_with(prefix) {
                 continue;
             }
+            // Only pods kwok runs: a real pod's IP put on the bridge would cut it off from the
+            // host (the host would answer for it).
+            let on_kwok = pod["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("kwok"));
             let key = format!("{ns}/{name}");
+            if event["type"] != "DELETED" && !on_kwok {
+                continue;
+            }
             if event["type"] == "DELETED" {
                 pods.remove(&key);
                 continue;
@@ -293,10 +366,9 @@ fn watch_pods(ns_prefix: &str, pods: Arc<Pods>) -> Result<Child, String> {
             let Some(pod_ip) = pod["status"]["podIP"].as_str().filter(|s| !s.is_empty()) else {
                 continue;
             };
-            if !added.contains_key(pod_ip)
-                && ip(&["addr", "add", &format!("{pod_ip}/32"), "dev", INTERFACE]).is_ok()
-            {
-                added.insert(pod_ip.to_string(), ());
+            // Once per IP (a failure is an address already there).
+            if added.insert(pod_ip.to_string()) {
+                let _ = ip(&["addr", "add", &format!("{pod_ip}/32"), "dev", INTERFACE]);
             }
             pods.upsert(SimPod {
                 ns: ns.to_string(),
@@ -313,8 +385,7 @@ fn watch_pods(ns_prefix: &str, pods: Arc<Pods>) -> Result<Child, String> {
                 running: pod["status"]["phase"] == "Running",
             });
         }
-    });
-    Ok(child)
+    }
 }
 
 /// One HTTP/1.1 connection: requests in a row (keep-alive), each answered from the pods.

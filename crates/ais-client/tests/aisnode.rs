@@ -26,19 +26,15 @@ async fn health_before_and_after_ready_and_cluster_map() {
     let client = c.client(0);
 
     // The primary is up but no target has joined: prr answers 503 (never 200).
-    let err = eventually(
-        "primary to answer health?prr=true",
-        READY,
-        || {
-            let client = client.clone();
-            async move {
-                match client.health(true).await {
-                    Err(e) if e.is_connection_error() => None,
-                    other => Some(other),
-                }
+    let err = eventually("primary to answer health?prr=true", READY, || {
+        let client = client.clone();
+        async move {
+            match client.health(true).await {
+                Err(e) if e.is_connection_error() => None,
+                other => Some(other),
             }
-        },
-    )
+        }
+    })
     .await
     .expect_err("prr must not be 200 before any target joined");
     assert!(err.is_unavailable(), "want 503, got: {err}");
@@ -97,17 +93,13 @@ async fn cluster_config_set_and_read_back() {
     assert_eq!(after["rebalance"]["enabled"], json!(false));
     assert_eq!(after["periodic"]["stats_time"], json!("20s"));
     // Metasynced: a target runs with it too.
-    let via_target = eventually(
-        "target to see the new config",
-        SETTLE,
-        || {
-            let t = c.client(1);
-            async move {
-                let cfg = t.node_config().await.ok()?;
-                (cfg["rebalance"]["enabled"] == json!(false)).then_some(cfg)
-            }
-        },
-    )
+    let via_target = eventually("target to see the new config", SETTLE, || {
+        let t = c.client(1);
+        async move {
+            let cfg = t.node_config().await.ok()?;
+            (cfg["rebalance"]["enabled"] == json!(false)).then_some(cfg)
+        }
+    })
     .await;
     assert_eq!(via_target["periodic"]["stats_time"], json!("20s"));
 
@@ -149,18 +141,14 @@ async fn maintenance_start_and_stop() {
         })
         .await
         .unwrap();
-    let smap = eventually(
-        "maintenance flag in the smap",
-        SETTLE,
-        || {
-            let client = client.clone();
-            let tid = tid.clone();
-            async move {
-                let smap = client.cluster_map().await.ok()?;
-                smap.tmap.get(&tid)?.in_maintenance().then_some(smap)
-            }
-        },
-    )
+    let smap = eventually("maintenance flag in the smap", SETTLE, || {
+        let client = client.clone();
+        let tid = tid.clone();
+        async move {
+            let smap = client.cluster_map().await.ok()?;
+            smap.tmap.get(&tid)?.in_maintenance().then_some(smap)
+        }
+    })
     .await;
     let n = &smap.tmap[&tid];
     assert!(n.in_maint_or_decomm() && !n.is_decommissioning());
@@ -237,17 +225,13 @@ async fn set_primary_with_two_proxies() {
     via_p1.set_primary_node(&new_primary).await.unwrap();
     for i in [0, 1] {
         let client = c.client(i);
-        eventually(
-            "aisprx01 primary in every proxy's smap",
-            SETTLE,
-            || {
-                let client = client.clone();
-                async move {
-                    let smap = client.cluster_map().await.ok()?;
-                    smap.is_primary("aisprx01").then_some(())
-                }
-            },
-        )
+        eventually("aisprx01 primary in every proxy's smap", SETTLE, || {
+            let client = client.clone();
+            async move {
+                let smap = client.cluster_map().await.ok()?;
+                smap.is_primary("aisprx01").then_some(())
+            }
+        })
         .await;
     }
     c.client(1).health(true).await.unwrap();

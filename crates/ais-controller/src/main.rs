@@ -13,6 +13,7 @@ use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
 use ais_controller::build::{self, Facts, OwnedKind, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
+use ais_controller::reconcile::apply::FIELD_MANAGER;
 use ais_controller::reconcile::cache::{OwnedCache, Stores};
 use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
 use ais_crd::{AIStore, Defaults};
@@ -373,15 +374,28 @@ async fn run_controller(
     // The kinds compared before each apply are watched into caches (`reconcile::cache`), so
     // a reconcile that changes nothing reads them from memory; their watches trigger as
     // `owns` would.
-    let (config_maps, mut config_map_events) = cached_watch(&client, namespace, &owned);
-    let (services, mut service_events) = cached_watch(&client, namespace, &owned);
-    let (service_accounts, mut service_account_events) = cached_watch(&client, namespace, &owned);
-    let (roles, mut role_events) = cached_watch(&client, namespace, &owned);
-    let (role_bindings, mut role_binding_events) = cached_watch(&client, namespace, &owned);
-    let (pdbs, mut pdb_events) = cached_watch(&client, namespace, &owned);
+    // The pod-template comparison reads our own managed-fields entry of a StatefulSet
+    // (`pod_template::Ownership`); the other kinds need none.
+    let (statefulsets, mut statefulset_events) = cached_watch(
+        &client,
+        namespace,
+        &owned,
+        keep_own_managed_fields::<StatefulSet>,
+    );
+    let (config_maps, mut config_map_events) =
+        cached_watch(&client, namespace, &owned, drop_managed_fields);
+    let (services, mut service_events) =
+        cached_watch(&client, namespace, &owned, drop_managed_fields);
+    let (service_accounts, mut service_account_events) =
+        cached_watch(&client, namespace, &owned, drop_managed_fields);
+    let (roles, mut role_events) = cached_watch(&client, namespace, &owned, drop_managed_fields);
+    let (role_bindings, mut role_binding_events) =
+        cached_watch(&client, namespace, &owned, drop_managed_fields);
+    let (pdbs, mut pdb_events) = cached_watch(&client, namespace, &owned, drop_managed_fields);
     ctx.cache.register(
         ns.clone(),
         Stores {
+            statefulsets,
             config_maps,
             services,
             service_accounts,
@@ -394,9 +408,7 @@ async fn run_controller(
     // whether (and how) it is watched.
     for kind in OwnedKind::ALL {
         controller = match kind {
-            OwnedKind::StatefulSet => {
-                controller.owns(api::<StatefulSet>(&client, namespace), owned.clone())
-            }
+            OwnedKind::StatefulSet => owns_cached(controller, &mut statefulset_events),
             OwnedKind::Service => owns_cached(controller, &mut service_events),
             OwnedKind::ConfigMap => owns_cached(controller, &mut config_map_events),
             OwnedKind::PodDisruptionBudget => owns_cached(controller, &mut pdb_events),
@@ -461,12 +473,13 @@ use futures_util::StreamExt;
 
 type OwnedEvents<K> = futures_util::stream::BoxStream<'static, Result<K, watcher::Error>>;
 
-/// A watch of an owned kind (managed-by label, managed fields dropped) that fills a cache, and
-/// the events that trigger the owners' reconciles.
+/// A watch of an owned kind (managed-by label, `trim` applied to each object: caches hold
+/// thousands of objects) that fills a cache, and the events that trigger the owners' reconciles.
 fn cached_watch<K>(
     client: &Client,
     ns: Option<&str>,
     config: &watcher::Config,
+    trim: fn(&mut K),
 ) -> (Store<K>, Option<OwnedEvents<K>>)
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -480,11 +493,21 @@ where
     let (reader, writer) = reflector::store();
     let events = watcher(api::<K>(client, ns), config.clone())
         .default_backoff()
-        .modify(|obj| obj.meta_mut().managed_fields = None)
+        .modify(trim)
         .reflect(writer)
         .touched_objects()
         .boxed();
     (reader, Some(events))
+}
+
+fn drop_managed_fields<K: Resource>(obj: &mut K) {
+    obj.meta_mut().managed_fields = None;
+}
+
+fn keep_own_managed_fields<K: Resource>(obj: &mut K) {
+    if let Some(fields) = obj.meta_mut().managed_fields.as_mut() {
+        fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+    }
 }
 
 /// The controller, its reconciles also triggered by `events` (taken: each stream is used once).

@@ -438,6 +438,7 @@ async fn a_converged_object_in_the_watch_cache_costs_no_request() {
     ctx.cache.register(
         None,
         Stores {
+            statefulsets: store().0,
             config_maps,
             services: store().0,
             service_accounts: store().0,
@@ -467,6 +468,69 @@ async fn a_converged_object_in_the_watch_cache_costs_no_request() {
     exec.run(&[Action::PushConfig]).await.unwrap();
     // The verifier fails on any request: neither a read nor a write went out.
     server.await.unwrap();
+}
+
+fn statefulset_json(name: &str, uid: &str, generation: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": "ais", "uid": uid, "generation": generation},
+        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "ais"}},
+            "serviceName": name, "template": {}}})
+}
+
+#[tokio::test]
+async fn statefulsets_are_read_from_the_watch_cache_unless_it_lags_behind_our_write() {
+    use ais_controller::reconcile::cache::Stores;
+    use ais_controller::reconcile::live::Live;
+    use k8s_openapi::api::apps::v1::StatefulSet;
+    use kube::runtime::reflector::store;
+    use kube::runtime::watcher::Event;
+
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let ctx = context(kube::Client::new(service, "default"));
+    let sts = |name: &str, uid: &str, generation: i64| -> StatefulSet {
+        serde_json::from_value(statefulset_json(name, uid, generation)).unwrap()
+    };
+    let (statefulsets, mut writer) = store();
+    writer.apply_watcher_event(&Event::Apply(sts("ais-proxy", "p", 1)));
+    writer.apply_watcher_event(&Event::Apply(sts("ais-target", "t", 1)));
+    ctx.cache.register(
+        None,
+        Stores {
+            statefulsets,
+            config_maps: store().0,
+            services: store().0,
+            service_accounts: store().0,
+            roles: store().0,
+            role_bindings: store().0,
+            pdbs: store().0,
+        },
+    );
+    // Our last write to the target returned generation 2; the watch has not delivered it.
+    ctx.cache.wrote("ais", &sts("ais-target", "t", 2));
+    let server = verifier(
+        handle,
+        vec![
+            expect(
+                Method::GET,
+                "/apis/apps/v1/namespaces/ais/statefulsets/ais-target",
+                200,
+                statefulset_json("ais-target", "t", 2),
+            ),
+            expect(
+                Method::GET,
+                "/api/v1/namespaces/ais/pods",
+                200,
+                json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": []}),
+            ),
+        ],
+    );
+    let live = Live::read(&ctx, "ais", "ais", false).await.unwrap();
+    // The verifier fails on any other request: no GET of the proxy StatefulSet went out.
+    let seen = server.await.unwrap();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    let generation = |s: Option<&StatefulSet>| s.and_then(|s| s.metadata.generation);
+    assert_eq!(generation(live.proxy.as_ref()), Some(1), "from the cache");
+    assert_eq!(generation(live.target.as_ref()), Some(2), "read fresh");
 }
 
 fn aistore_json() -> Value {

@@ -1,14 +1,23 @@
-//! Watch caches of the owned objects the controller compares before it applies them
-//! (ConfigMaps, Services, the ServiceAccount, Role and RoleBinding, the PDB), so that a
-//! reconcile that changes nothing reads them from memory instead of issuing a GET each.
+//! Watch caches of the owned objects the controller reads on every reconcile (the StatefulSets)
+//! or compares before it applies them (ConfigMaps, Services, the ServiceAccount, Role and
+//! RoleBinding, the PDB), so that a reconcile that changes nothing reads them from memory
+//! instead of issuing a GET each.
 //!
 //! The caches only ever save a read: an object that is not in its cache (the watch has not
 //! listed yet, the object lacks the managed-by label the watches select on, as objects of the
 //! reference operator do until our first apply labels them) is read from the API server. A cached
 //! object that lags behind the live one costs at most one apply that changes nothing; the change
 //! that made it lag is itself a watch event, so the reconcile it triggers sees the new version.
+//!
+//! The plan decides on the StatefulSets, so their cache must also hold this controller's own
+//! last write to them: each write is recorded ([`OwnedCache::wrote`], [`OwnedCache::deleted`]),
+//! and a cached StatefulSet older than the generation that write returned, or one we deleted, is
+//! read fresh. Lag behind anyone else's change is what every watch-driven decision lives with:
+//! the StatefulSet controller's status always trails the pods, which is why the lifecycle only
+//! trusts a status whose `observedGeneration` is the object's generation.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
@@ -20,6 +29,9 @@ use kube::runtime::reflector::{ObjectRef, Store};
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // `Store` is not `Debug`; `OwnedCache` prints the count.
 pub struct Stores {
+    /// Proxy and target StatefulSets (with this controller's managed-fields entry only: the
+    /// pod-template comparison needs it).
+    pub statefulsets: Store<StatefulSet>,
     /// Global, proxy and target ConfigMaps.
     pub config_maps: Store<ConfigMap>,
     /// Headless and LoadBalancer Services.
@@ -56,29 +68,52 @@ macro_rules! cached {
 }
 
 cached!(
+    StatefulSet => statefulsets,
     ConfigMap => config_maps,
     Service => services,
     ServiceAccount => service_accounts,
     Role => roles,
     RoleBinding => role_bindings,
     PodDisruptionBudget => pdbs;
-    // StatefulSets are read fresh: the plan decides on their status. The admin client
-    // Deployment's watch selects nothing (a user's Deployment of that name must be seen), so a
-    // cache of it would hold every Deployment in scope.
-    uncached StatefulSet, Deployment
+    // The admin client Deployment's watch selects nothing (a user's Deployment of that name
+    // must be seen), so a cache of it would hold every Deployment in scope.
+    uncached Deployment
 );
 
 /// Every scope's caches; empty until the controllers start (commands that run no controller
 /// read everything from the API server).
 #[derive(Clone, Default)]
-pub struct OwnedCache(Arc<RwLock<Vec<Scope>>>);
+pub struct OwnedCache {
+    scopes: Arc<RwLock<Vec<Scope>>>,
+    /// `kind/namespace/name` → this controller's last write to the object, for the kinds whose
+    /// writes are recorded.
+    written: Arc<Mutex<HashMap<String, Written>>>,
+}
+
+/// This controller's last write to an object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Written {
+    /// Applied or patched; the write returned this `metadata.uid` and `metadata.generation`
+    /// (a re-created object starts its generations again).
+    Object { uid: String, generation: i64 },
+    /// Deleted: until the next write, only the API server knows whether it is gone.
+    Deleted,
+}
+
+fn written_key<K: kube::Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
+    format!("{}/{namespace}/{name}", K::kind(&()))
+}
 
 /// The namespace a controller watches (`None`: all) and its caches.
 type Scope = (Option<String>, Stores);
 
 impl std::fmt::Debug for OwnedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scopes = self.0.read().unwrap_or_else(PoisonError::into_inner).len();
+        let scopes = self
+            .scopes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
         f.debug_struct("OwnedCache")
             .field("scopes", &scopes)
             .finish()
@@ -88,20 +123,62 @@ impl std::fmt::Debug for OwnedCache {
 impl OwnedCache {
     /// Adds the caches of a controller watching `namespace` (`None`: every namespace).
     pub fn register(&self, namespace: Option<String>, stores: Stores) {
-        self.0
+        self.scopes
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push((namespace, stores));
     }
 
-    /// The cached object, if a cache of its scope holds it.
+    /// The cached object, if a cache of its scope holds it and it holds our last recorded
+    /// write to it.
     pub fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<K> {
-        let scopes = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        let scopes = self.scopes.read().unwrap_or_else(PoisonError::into_inner);
         let (_, stores) = scopes
             .iter()
             .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))?;
         let key = ObjectRef::new(name).within(namespace);
-        K::store(stores)?.get(&key).map(|obj| (*obj).clone())
+        let cached = K::store(stores)?.get(&key)?;
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&written_key::<K>(namespace, name))
+            .cloned();
+        let meta = cached.meta();
+        let holds_our_write = match written {
+            None => true,
+            Some(Written::Object { uid, generation }) => {
+                meta.uid.as_deref() == Some(uid.as_str())
+                    && meta.generation.unwrap_or(0) >= generation
+            }
+            Some(Written::Deleted) => false,
+        };
+        holds_our_write.then(|| (*cached).clone())
+    }
+
+    /// Records an object a write of ours returned: its cached copy is used again once it is
+    /// this object (same UID) with at least this generation.
+    pub fn wrote<K: Cached>(&self, namespace: &str, written: &K) {
+        let meta = written.meta();
+        let name = meta.name.clone().unwrap_or_default();
+        let what = Written::Object {
+            uid: meta.uid.clone().unwrap_or_default(),
+            generation: meta.generation.unwrap_or(0),
+        };
+        self.record::<K>(namespace, &name, what);
+    }
+
+    /// Records that we deleted an object: it is read from the API server until we write it
+    /// again.
+    pub fn deleted<K: Cached>(&self, namespace: &str, name: &str) {
+        self.record::<K>(namespace, name, Written::Deleted);
+    }
+
+    fn record<K: Cached>(&self, namespace: &str, name: &str, what: Written) {
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(written_key::<K>(namespace, name), what);
     }
 }
 
@@ -129,6 +206,7 @@ mod tests {
         let (config_maps, mut writer) = store::<ConfigMap>();
         writer.apply_watcher_event(&Event::Apply(config_map("a", "c-proxy")));
         let stores = Stores {
+            statefulsets: store().0,
             config_maps,
             services: store().0,
             service_accounts: store().0,
@@ -150,8 +228,66 @@ mod tests {
         );
         assert!(cache.get::<Service>("a", "c-proxy").is_none(), "other kind");
         assert!(
-            cache.get::<StatefulSet>("a", "c-proxy").is_none(),
+            cache.get::<Deployment>("a", "c-proxy").is_none(),
             "never cached"
+        );
+    }
+
+    fn statefulset(uid: &str, generation: i64) -> StatefulSet {
+        StatefulSet {
+            metadata: ObjectMeta {
+                name: Some("c-target".into()),
+                uid: Some(uid.into()),
+                namespace: Some("a".into()),
+                generation: Some(generation),
+                ..ObjectMeta::default()
+            },
+            ..StatefulSet::default()
+        }
+    }
+
+    #[test]
+    fn a_statefulset_is_read_fresh_until_its_cache_holds_our_last_write() {
+        let (statefulsets, mut writer) = store::<StatefulSet>();
+        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 3)));
+        let cache = OwnedCache::default();
+        cache.register(
+            None,
+            Stores {
+                statefulsets,
+                config_maps: store().0,
+                services: store().0,
+                service_accounts: store().0,
+                roles: store().0,
+                role_bindings: store().0,
+                pdbs: store().0,
+            },
+        );
+        let cached = |c: &OwnedCache| {
+            c.get::<StatefulSet>("a", "c-target")
+                .and_then(|s| s.metadata.generation)
+        };
+        assert_eq!(cached(&cache), Some(3), "no write of ours yet");
+        cache.wrote("a", &statefulset("u1", 4));
+        assert_eq!(cached(&cache), None, "the cache lags behind our write");
+        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 4)));
+        assert_eq!(cached(&cache), Some(4));
+        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 5)));
+        assert_eq!(cached(&cache), Some(5), "someone else's later change");
+        cache.deleted::<StatefulSet>("a", "c-target");
+        assert_eq!(cached(&cache), None, "deleted by us: ask the API server");
+        cache.wrote("a", &statefulset("u2", 1));
+        assert_eq!(
+            cached(&cache),
+            None,
+            "re-created by us, the old one still cached"
+        );
+        writer.apply_watcher_event(&Event::Apply(statefulset("u2", 1)));
+        assert_eq!(cached(&cache), Some(1));
+        assert_eq!(
+            cache.get::<ConfigMap>("a", "c-target").map(|_| ()),
+            None,
+            "other kinds keep their own records"
         );
     }
 }

@@ -246,6 +246,9 @@ impl<'a, A: AisApi> Executor<'a, A> {
             Action::Delete(kind, name) => {
                 self.count(kind.as_str());
                 owned::delete(&self.ctx.client, &ns, *kind, name).await?;
+                if *kind == OwnedKind::StatefulSet {
+                    self.ctx.cache.deleted::<StatefulSet>(&ns, name);
+                }
             }
             Action::DeletePvc(name) => {
                 let api: Api<PersistentVolumeClaim> = Api::namespaced(self.ctx.client.clone(), &ns);
@@ -363,16 +366,18 @@ impl<'a, A: AisApi> Executor<'a, A> {
         let api: Api<StatefulSet> = Api::namespaced(self.ctx.client.clone(), &self.ns);
         let sts = names::role_object(&self.ais.name_any(), role);
         self.count(OwnedKind::StatefulSet.as_str());
-        api.patch(
-            &sts,
-            &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"replicas": 0}})),
-        )
-        .await
-        .map_err(|source| Error::Kube {
-            action: format!("scaling StatefulSet {}/{sts} to 0", self.ns),
-            source,
-        })?;
+        let written = api
+            .patch(
+                &sts,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"replicas": 0}})),
+            )
+            .await
+            .map_err(|source| Error::Kube {
+                action: format!("scaling StatefulSet {}/{sts} to 0", self.ns),
+                source,
+            })?;
+        self.ctx.cache.wrote(&self.ns, &written);
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
-use super::{Error, apply};
+use super::{Context, Error, apply};
 use crate::build::labels;
 use crate::build::names::{self, Role};
 use crate::lifecycle::views::{PodView, StsView, pods_of};
@@ -32,18 +32,19 @@ pub struct Live {
 }
 
 impl Live {
-    /// Reads both StatefulSets, the pods labelled with the cluster's name and, with
-    /// `external_access`, the LoadBalancer Services.
+    /// Reads both StatefulSets (from the watch cache when it holds our last write), the pods
+    /// labelled with the cluster's name and, with `external_access`, the LoadBalancer Services.
     pub async fn read(
-        client: &Client,
+        ctx: &Context,
         ns: &str,
         cluster: &str,
         external_access: bool,
     ) -> Result<Self, Error> {
+        let client = &ctx.client;
         let proxy_name = names::role_object(cluster, Role::Proxy);
         let target_name = names::role_object(cluster, Role::Target);
-        let proxy = apply::get::<StatefulSet>(client, ns, &proxy_name).await?;
-        let target = apply::get::<StatefulSet>(client, ns, &target_name).await?;
+        let proxy = apply::read::<StatefulSet>(ctx, ns, &proxy_name).await?;
+        let target = apply::read::<StatefulSet>(ctx, ns, &target_name).await?;
         let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
         let selector = pod_selector(cluster, [proxy.as_ref(), target.as_ref()]);
         let list = pods

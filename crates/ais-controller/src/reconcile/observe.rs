@@ -42,7 +42,7 @@ pub async fn kubernetes(
     let name = ais.name_any();
     let external_access = spec.proxy_spec.external_access.is_some()
         || spec.target_spec.daemon.external_access.is_some();
-    let live = Live::read(&ctx.client, &ns, &name, external_access).await?;
+    let live = Live::read(ctx, &ns, &name, external_access).await?;
     let node_facts = nodes::gather(&ctx.client, &ns, &name, spec).await?;
     let status = ais.status.as_ref();
     let rebalance_on = is_true(status, condition::READY_REBALANCE);

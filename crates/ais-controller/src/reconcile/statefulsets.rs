@@ -63,7 +63,9 @@ pub async fn apply_choice(
     choice: StsChoice,
 ) -> Result<StatefulSet, Error> {
     let obj = shape(desired, live.as_ref(), choice);
-    apply::apply_over(&ctx.client, &ctx.metrics, ns, &obj, live).await
+    let written = apply::apply_over(&ctx.client, &ctx.metrics, ns, &obj, live).await?;
+    ctx.cache.wrote(ns, &written);
+    Ok(written)
 }
 
 #[cfg(test)]
