@@ -438,13 +438,8 @@ async fn a_converged_object_in_the_watch_cache_costs_no_request() {
     ctx.cache.register(
         None,
         Stores {
-            statefulsets: store().0,
             config_maps,
-            services: store().0,
-            service_accounts: store().0,
-            roles: store().0,
-            role_bindings: store().0,
-            pdbs: store().0,
+            ..Stores::default()
         },
     );
     let server = verifier(handle, Vec::new());
@@ -497,12 +492,7 @@ async fn statefulsets_are_read_from_the_watch_cache_unless_it_lags_behind_our_wr
         None,
         Stores {
             statefulsets,
-            config_maps: store().0,
-            services: store().0,
-            service_accounts: store().0,
-            roles: store().0,
-            role_bindings: store().0,
-            pdbs: store().0,
+            ..Stores::default()
         },
     );
     // Our last write to the target returned generation 2; the watch has not delivered it.

@@ -46,6 +46,22 @@ pub struct Stores {
     pub pdbs: Store<PodDisruptionBudget>,
 }
 
+impl Default for Stores {
+    /// Caches that stay empty (their writers are dropped): every read goes to the API server.
+    fn default() -> Self {
+        use kube::runtime::reflector::store;
+        Self {
+            statefulsets: store().0,
+            config_maps: store().0,
+            services: store().0,
+            service_accounts: store().0,
+            roles: store().0,
+            role_bindings: store().0,
+            pdbs: store().0,
+        }
+    }
+}
+
 /// A kind whose objects may be cached: [`Cached::store`] names its cache, if it has one.
 pub trait Cached: kube::Resource<DynamicType = ()> + Clone + 'static {
     /// This kind's cache among `stores`; `None`: always read from the API server.
@@ -206,13 +222,8 @@ mod tests {
         let (config_maps, mut writer) = store::<ConfigMap>();
         writer.apply_watcher_event(&Event::Apply(config_map("a", "c-proxy")));
         let stores = Stores {
-            statefulsets: store().0,
             config_maps,
-            services: store().0,
-            service_accounts: store().0,
-            roles: store().0,
-            role_bindings: store().0,
-            pdbs: store().0,
+            ..Stores::default()
         };
         let cache = OwnedCache::default();
         assert!(
@@ -255,12 +266,7 @@ mod tests {
             None,
             Stores {
                 statefulsets,
-                config_maps: store().0,
-                services: store().0,
-                service_accounts: store().0,
-                roles: store().0,
-                role_bindings: store().0,
-                pdbs: store().0,
+                ..Stores::default()
             },
         );
         let cached = |c: &OwnedCache| {
