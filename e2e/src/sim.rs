@@ -339,52 +339,50 @@ fn follow(
     added: &mut HashSet<String>,
 ) {
     let stream = serde_json::Deserializer::from_reader(BufReader::new(stdout)).into_iter::<Value>();
-    {
-        for event in stream {
-            let Ok(event) = event else { break };
-            let pod = &event["object"];
-            let meta = &pod["metadata"];
-            let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str()) else {
-                continue;
-            };
-            if !ns.starts_with(prefix) {
-                continue;
-            }
-            // Only pods kwok runs: a real pod's IP put on the bridge would cut it off from the
-            // host (the host would answer for it).
-            let on_kwok = pod["spec"]["nodeName"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("kwok"));
-            let key = format!("{ns}/{name}");
-            if event["type"] != "DELETED" && !on_kwok {
-                continue;
-            }
-            if event["type"] == "DELETED" {
-                pods.remove(&key);
-                continue;
-            }
-            let Some(pod_ip) = pod["status"]["podIP"].as_str().filter(|s| !s.is_empty()) else {
-                continue;
-            };
-            // Once per IP (a failure is an address already there).
-            if added.insert(pod_ip.to_string()) {
-                let _ = ip(&["addr", "add", &format!("{pod_ip}/32"), "dev", INTERFACE]);
-            }
-            pods.upsert(SimPod {
-                ns: ns.to_string(),
-                name: name.to_string(),
-                cluster: meta["labels"]["app.kubernetes.io/name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                role: meta["labels"]["app.kubernetes.io/component"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                ip: pod_ip.to_string(),
-                running: pod["status"]["phase"] == "Running",
-            });
+    for event in stream {
+        let Ok(event) = event else { break };
+        let pod = &event["object"];
+        let meta = &pod["metadata"];
+        let (Some(ns), Some(name)) = (meta["namespace"].as_str(), meta["name"].as_str()) else {
+            continue;
+        };
+        if !ns.starts_with(prefix) {
+            continue;
         }
+        // Only pods kwok runs: a real pod's IP put on the bridge would cut it off from the
+        // host (the host would answer for it).
+        let on_kwok = pod["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("kwok"));
+        let key = format!("{ns}/{name}");
+        if event["type"] != "DELETED" && !on_kwok {
+            continue;
+        }
+        if event["type"] == "DELETED" {
+            pods.remove(&key);
+            continue;
+        }
+        let Some(pod_ip) = pod["status"]["podIP"].as_str().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        // Once per IP (a failure is an address already there).
+        if added.insert(pod_ip.to_string()) {
+            let _ = ip(&["addr", "add", &format!("{pod_ip}/32"), "dev", INTERFACE]);
+        }
+        pods.upsert(SimPod {
+            ns: ns.to_string(),
+            name: name.to_string(),
+            cluster: meta["labels"]["app.kubernetes.io/name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            role: meta["labels"]["app.kubernetes.io/component"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            ip: pod_ip.to_string(),
+            running: pod["status"]["phase"] == "Running",
+        });
     }
 }
 

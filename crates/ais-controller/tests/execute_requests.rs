@@ -393,7 +393,25 @@ async fn a_converged_cluster_costs_reads_and_no_writes() {
             live_cm,
         )],
     );
-    let mut ais = ais;
+    let ais_api = RecordingAis::default();
+    push_config_ais_already_has(&ctx, ais, &spec, &observed, desired, ais_api.clone()).await;
+    server.await.unwrap();
+    assert!(
+        ais_api.calls.lock().unwrap().is_empty(),
+        "the config AIS has is not pushed again"
+    );
+}
+
+/// Runs `PushConfig` for an AIStore annotated with the desired config's hash (AIS already has
+/// that config).
+async fn push_config_ais_already_has(
+    ctx: &Context,
+    mut ais: AIStore,
+    spec: &ais_crd::AIStoreSpec,
+    observed: &Observed,
+    desired: build::Desired,
+    ais_api: RecordingAis,
+) {
     ais.metadata.annotations = Some(
         [(
             ais_controller::plan::CONFIG_HASH_ANNOTATION.to_string(),
@@ -401,22 +419,16 @@ async fn a_converged_cluster_costs_reads_and_no_writes() {
         )]
         .into(),
     );
-    let ais_api = RecordingAis::default();
     let mut exec = Executor::new(
-        &ctx,
+        ctx,
         &ais,
-        &spec,
-        &observed,
+        spec,
+        observed,
         Some(desired),
         facts(),
-        Some(ais_api.clone()),
+        Some(ais_api),
     );
     exec.run(&[Action::PushConfig]).await.unwrap();
-    server.await.unwrap();
-    assert!(
-        ais_api.calls.lock().unwrap().is_empty(),
-        "the config AIS has is not pushed again"
-    );
 }
 
 #[tokio::test]
@@ -427,7 +439,7 @@ async fn a_converged_object_in_the_watch_cache_costs_no_request() {
 
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
-    let mut ais = aistore();
+    let ais = aistore();
     let spec = ais_crd::legacy::effective_spec(&ais_crd::default_spec(&ais.spec, &ctx.defaults));
     let desired = build::build(&ais, &facts()).unwrap();
     // The watch has listed the ConfigMap as the builder makes it.
@@ -443,24 +455,16 @@ async fn a_converged_object_in_the_watch_cache_costs_no_request() {
         },
     );
     let server = verifier(handle, Vec::new());
-    ais.metadata.annotations = Some(
-        [(
-            ais_controller::plan::CONFIG_HASH_ANNOTATION.to_string(),
-            desired.config_hash.clone(),
-        )]
-        .into(),
-    );
     let observed = Observed::default();
-    let mut exec = Executor::new(
+    push_config_ais_already_has(
         &ctx,
-        &ais,
+        ais,
         &spec,
         &observed,
-        Some(desired),
-        facts(),
-        Some(RecordingAis::default()),
-    );
-    exec.run(&[Action::PushConfig]).await.unwrap();
+        desired,
+        RecordingAis::default(),
+    )
+    .await;
     // The verifier fails on any request: neither a read nor a write went out.
     server.await.unwrap();
 }

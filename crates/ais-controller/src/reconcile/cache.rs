@@ -190,6 +190,14 @@ impl OwnedCache {
         self.record::<K>(namespace, name, Written::Deleted);
     }
 
+    /// Forgets what we wrote to an object (its owner is gone).
+    pub fn forget<K: Cached>(&self, namespace: &str, name: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&written_key::<K>(namespace, name));
+    }
+
     fn record<K: Cached>(&self, namespace: &str, name: &str, what: Written) {
         self.written
             .lock()
@@ -290,6 +298,9 @@ mod tests {
         );
         writer.apply_watcher_event(&Event::Apply(statefulset("u2", 1)));
         assert_eq!(cached(&cache), Some(1));
+        cache.deleted::<StatefulSet>("a", "c-target");
+        cache.forget::<StatefulSet>("a", "c-target");
+        assert_eq!(cached(&cache), Some(1), "nothing recorded any more");
         assert_eq!(
             cache.get::<ConfigMap>("a", "c-target").map(|_| ()),
             None,

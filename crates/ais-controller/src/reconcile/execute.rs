@@ -272,6 +272,10 @@ impl<'a, A: AisApi> Executor<'a, A> {
                 self.ctx.swept.forget(&self.key);
                 self.ctx.futile.forget(&self.key);
                 self.ctx.last_writes.forget(self.ais);
+                for role in Role::BOTH {
+                    let sts = names::role_object(&self.ais.name_any(), role);
+                    self.ctx.cache.forget::<StatefulSet>(&ns, &sts);
+                }
                 self.ctx.metrics.set_state(&self.key, None);
             }
             Action::Event(note) => self.publish(note).await,
