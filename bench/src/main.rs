@@ -87,6 +87,9 @@ struct Run {
     steady_cpu_secs: f64,
     restart_relist_secs: f64,
     restart_writes: u64,
+    /// RSS of the restarted controller at the end of its window: the caches of N clusters
+    /// without the creation burst.
+    restart_rss_mib: f64,
 }
 
 fn manifest(ns: &str, name: &str, proxies: usize, targets: usize) -> serde_json::Value {
@@ -269,6 +272,7 @@ fn run(
     std::thread::sleep(Duration::from_secs(args.restart_window));
     let after = audit::count(&audit_dir(), &window(&user, &t_r0, &now_rfc3339()));
     run.restart_writes = after.mutating();
+    run.restart_rss_mib = mib(proc::memory_kib(controller.process.0.id()).map_or(0, |m| m.1));
     if run.restart_writes > 0 {
         println!("N={n}: writes after the restart: {:?}", after.lines());
     }
@@ -321,11 +325,11 @@ fn audit_dir() -> PathBuf {
     .unwrap_or_default()
 }
 
-const HEADER: &str = "date\tclusters\tpods\tsecs_pods_running\tsecs_all_ready\tpeak_rss_mib\tcpu_secs\trequests\tmutating\trequests_per_cluster\tsteady_secs\tsteady_mutating\tsteady_reads\tsteady_rss_mib\tsteady_cpu_secs\trestart_relist_secs\trestart_writes";
+const HEADER: &str = "date\tclusters\tpods\tsecs_pods_running\tsecs_all_ready\tpeak_rss_mib\tcpu_secs\trequests\tmutating\trequests_per_cluster\tsteady_secs\tsteady_mutating\tsteady_reads\tsteady_rss_mib\tsteady_cpu_secs\trestart_relist_secs\trestart_writes\trestart_rss_mib";
 
 fn row(r: &Run) -> String {
     format!(
-        "{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{}\t{}\t{:.1}\t{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{}",
+        "{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{:.1}\t{}\t{}\t{:.1}\t{}\t{}\t{}\t{:.1}\t{:.1}\t{:.1}\t{}\t{:.1}",
         &now_rfc3339()[..10],
         r.clusters,
         r.pods,
@@ -342,7 +346,8 @@ fn row(r: &Run) -> String {
         r.steady_rss_mib,
         r.steady_cpu_secs,
         r.restart_relist_secs,
-        r.restart_writes
+        r.restart_writes,
+        r.restart_rss_mib
     )
 }
 

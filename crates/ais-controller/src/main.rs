@@ -13,14 +13,17 @@ use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
 use ais_controller::build::{self, Facts, OwnedKind, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
+use ais_controller::migrate::REFERENCE_MANAGER;
 use ais_controller::reconcile::apply::FIELD_MANAGER;
 use ais_controller::reconcile::cache::{OwnedCache, Stores};
+use ais_controller::reconcile::pod_cache;
 use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
 use ais_crd::{AIStore, Defaults};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
 use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
@@ -107,6 +110,10 @@ struct Args {
     /// Address of the plain-HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "AIS_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     health_addr: SocketAddr,
+    /// Reconciles that run at once, across clusters (one cluster never has two); 0: no bound.
+    /// The bound keeps memory flat when hundreds of clusters are created or re-listed at once.
+    #[arg(long, env = "AIS_MAX_CONCURRENT_RECONCILES", default_value_t = 32)]
+    max_concurrent_reconciles: u16,
     /// Log format: text or json.
     #[arg(long, env = "AIS_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -316,6 +323,7 @@ async fn main() -> anyhow::Result<()> {
             client.clone(),
             ns,
             ctx.clone(),
+            args.max_concurrent_reconciles,
             stop_rx.clone(),
         )));
     }
@@ -346,13 +354,22 @@ async fn run_controller(
     client: Client,
     ns: Option<String>,
     ctx: Arc<Context>,
+    concurrency: u16,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
-    let mut controller = Controller::new(
+    // The AIStores as `Controller::new` would watch them, with their managed fields trimmed:
+    // only the times of our writes and the reference operator's are read (`migrate`).
+    let (aistores, aistore_writer) = reflector::store();
+    let aistore_events = watcher(
         api::<AIStore>(&client, ns.as_deref()),
         watcher::Config::default(),
-    );
+    )
+    .default_backoff()
+    .modify(keep_write_times)
+    .reflect(aistore_writer)
+    .applied_objects();
+    let mut controller = Controller::for_stream(aistore_events, aistores);
     // Owned cert-manager Certificates, when cert-manager serves its API (checked once at
     // start; install cert-manager before the operator to have them watched).
     let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
@@ -376,12 +393,8 @@ async fn run_controller(
     // `owns` would.
     // The pod-template comparison reads our own managed-fields entry of a StatefulSet
     // (`pod_template::Ownership`); the other kinds need none.
-    let (statefulsets, mut statefulset_events) = cached_watch(
-        &client,
-        namespace,
-        &owned,
-        keep_own_managed_fields::<StatefulSet>,
-    );
+    let (statefulsets, mut statefulset_events) =
+        cached_watch(&client, namespace, &owned, keep_own_template_fields);
     let (config_maps, mut config_map_events) =
         cached_watch(&client, namespace, &owned, drop_managed_fields);
     let (services, mut service_events) =
@@ -392,6 +405,9 @@ async fn run_controller(
     let (role_bindings, mut role_binding_events) =
         cached_watch(&client, namespace, &owned, drop_managed_fields);
     let (pdbs, mut pdb_events) = cached_watch(&client, namespace, &owned, drop_managed_fields);
+    // Pods of managed clusters only (a cluster-wide pod cache would not scale), each reduced
+    // to what the lifecycle reads.
+    let (pods, pod_events) = cached_watch(&client, namespace, &owned, pod_cache::trim);
     ctx.cache.register(
         ns.clone(),
         Stores {
@@ -402,6 +418,7 @@ async fn run_controller(
             roles,
             role_bindings,
             pdbs,
+            pods,
         },
     );
     // Every kind of the inventory, by an exhaustive match: a new owned kind must say here
@@ -428,12 +445,18 @@ async fn run_controller(
     controller
         // A cluster's watch events come in bursts (its own writes, each pod's phases); a short
         // trailing debounce runs one reconcile per burst instead of one per event.
-        .with_config(controller::Config::default().debounce(RECONCILE_DEBOUNCE))
-        // Pods of managed clusters only: a cluster-wide pod informer would not scale.
-        .watches(api::<Pod>(&client, ns.as_deref()), owned, |pod| {
-            let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();
-            Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
-        })
+        .with_config(
+            controller::Config::default()
+                .debounce(RECONCILE_DEBOUNCE)
+                .concurrency(concurrency),
+        )
+        .watches_stream(
+            futures_util::stream::iter(pod_events).flatten(),
+            |pod: Pod| {
+                let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();
+                Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
+            },
+        )
         // Node changes matter to autoscaling clusters and to certificate SANs.
         .watches(
             Api::<Node>::all(client.clone()),
@@ -504,9 +527,31 @@ fn drop_managed_fields<K: Resource>(obj: &mut K) {
     obj.meta_mut().managed_fields = None;
 }
 
-fn keep_own_managed_fields<K: Resource>(obj: &mut K) {
-    if let Some(fields) = obj.meta_mut().managed_fields.as_mut() {
-        fields.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+/// Keeps our managed-fields entry and, of its fields, the pod template's: all that
+/// `pod_template::Ownership` reads.
+fn keep_own_template_fields(sts: &mut StatefulSet) {
+    if let Some(entries) = sts.metadata.managed_fields.as_mut() {
+        entries.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
+        for entry in entries.iter_mut() {
+            let template = entry
+                .fields_v1
+                .as_ref()
+                .and_then(|f| f.0.get("f:spec")?.get("f:template").cloned());
+            entry.fields_v1 =
+                template.map(|t| FieldsV1(serde_json::json!({ "f:spec": { "f:template": t } })));
+        }
+    }
+}
+
+/// Keeps, of an AIStore's managed fields, when we and the reference operator last wrote it.
+fn keep_write_times(ais: &mut AIStore) {
+    if let Some(entries) = ais.metadata.managed_fields.as_mut() {
+        entries.retain(|f| {
+            matches!(f.manager.as_deref(), Some(m) if m == FIELD_MANAGER || m == REFERENCE_MANAGER)
+        });
+        for entry in entries.iter_mut() {
+            entry.fields_v1 = None;
+        }
     }
 }
 

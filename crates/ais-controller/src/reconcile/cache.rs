@@ -15,15 +15,21 @@
 //! read fresh. Lag behind anyone else's change is what every watch-driven decision lives with:
 //! the StatefulSet controller's status always trails the pods, which is why the lifecycle only
 //! trusts a status whose `observedGeneration` is the object's generation.
+//!
+//! The pods of each cluster are cached too (reduced by `pod_cache::trim`); when that cache can
+//! stand for a LIST is `pod_cache`'s decision.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use futures_util::FutureExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::pod_cache::{self, ClusterPods, PodProof, PodWrite};
 
 /// The caches of one controller's scope (one watched namespace, or all of them).
 #[derive(Clone)]
@@ -44,6 +50,8 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     /// The targets' PodDisruptionBudget.
     pub pdbs: Store<PodDisruptionBudget>,
+    /// The AIS pods (trimmed: `pod_cache::trim`).
+    pub pods: Store<Pod>,
 }
 
 impl Default for Stores {
@@ -58,6 +66,7 @@ impl Default for Stores {
             roles: store().0,
             role_bindings: store().0,
             pdbs: store().0,
+            pods: store().0,
         }
     }
 }
@@ -104,6 +113,8 @@ pub struct OwnedCache {
     /// `kind/namespace/name` → this controller's last write to the object, for the kinds whose
     /// writes are recorded.
     written: Arc<Mutex<HashMap<String, Written>>>,
+    /// `namespace/cluster` → what decides whether the pod cache stands for a LIST.
+    cluster_pods: Arc<Mutex<HashMap<String, ClusterPods>>>,
 }
 
 /// This controller's last write to an object.
@@ -118,6 +129,10 @@ enum Written {
 
 fn written_key<K: kube::Resource<DynamicType = ()>>(namespace: &str, name: &str) -> String {
     format!("{}/{namespace}/{name}", K::kind(&()))
+}
+
+fn cluster_key(namespace: &str, cluster: &str) -> String {
+    format!("{namespace}/{cluster}")
 }
 
 /// The namespace a controller watches (`None`: all) and its caches.
@@ -196,6 +211,77 @@ impl OwnedCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&written_key::<K>(namespace, name));
+    }
+
+    /// The pods of cluster `cluster` that match `selector`, from the pod cache when it can stand
+    /// for a LIST (`pod_cache`): it has listed once and a LIST proved it complete for the
+    /// StatefulSets as `sets` are now, and it shows our pod writes.
+    pub fn pods<'a>(
+        &self,
+        namespace: &str,
+        cluster: &str,
+        selector: &BTreeMap<String, String>,
+        sets: impl IntoIterator<Item = Option<&'a StatefulSet>> + Clone,
+    ) -> Option<Vec<Pod>> {
+        let cached: Vec<Pod> = {
+            let scopes = self.scopes.read().unwrap_or_else(PoisonError::into_inner);
+            let (_, stores) = scopes
+                .iter()
+                .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))?;
+            // Before its first list the watch's cache is empty, not the cluster.
+            stores.pods.wait_until_ready().now_or_never()?.ok()?;
+            stores
+                .pods
+                .state_filter(|p| {
+                    p.metadata.namespace.as_deref() == Some(namespace)
+                        && pod_cache::matches(p, selector)
+                })
+                .iter()
+                .map(|p| Pod::clone(p))
+                .collect()
+        };
+        let mut all = self
+            .cluster_pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let state = all.get_mut(&cluster_key(namespace, cluster))?;
+        state.trust(sets, &cached).then_some(cached)
+    }
+
+    /// Records what a LIST of the cluster's pods proves about the pod cache.
+    pub fn listed<'a>(
+        &self,
+        namespace: &str,
+        cluster: &str,
+        sets: impl IntoIterator<Item = Option<&'a StatefulSet>> + Clone,
+        listed: &[Pod],
+    ) {
+        self.cluster_pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(cluster_key(namespace, cluster))
+            .or_default()
+            .proof = PodProof::from_list(sets, listed);
+    }
+
+    /// Records a write of ours to a pod of the cluster: its pods are listed until the cache
+    /// shows it.
+    pub fn pod_written(&self, namespace: &str, cluster: &str, write: PodWrite) {
+        self.cluster_pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(cluster_key(namespace, cluster))
+            .or_default()
+            .pending
+            .push(write);
+    }
+
+    /// Forgets what was recorded about the cluster's pods (it is gone).
+    pub fn forget_pods(&self, namespace: &str, cluster: &str) {
+        self.cluster_pods
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&cluster_key(namespace, cluster));
     }
 
     fn record<K: Cached>(&self, namespace: &str, name: &str, what: Written) {
@@ -306,5 +392,88 @@ mod tests {
             None,
             "other kinds keep their own records"
         );
+    }
+
+    fn labelled_pod(ns: &str, name: &str, cluster: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some(ns.into()),
+                uid: Some(format!("uid-{name}")),
+                labels: Some(BTreeMap::from([
+                    ("app.kubernetes.io/name".to_string(), cluster.to_string()),
+                    (
+                        crate::build::labels::MANAGED_BY.to_string(),
+                        crate::build::labels::MANAGED_BY_VALUE.to_string(),
+                    ),
+                ])),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    #[test]
+    fn a_clusters_pods_come_from_the_cache_once_it_has_listed_and_a_list_proved_it() {
+        let (pods, mut writer) = store::<Pod>();
+        let cache = OwnedCache::default();
+        cache.register(
+            None,
+            Stores {
+                pods,
+                ..Stores::default()
+            },
+        );
+        let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), "c".to_string())]);
+        let mine = labelled_pod("a", "c-proxy-0", "c");
+        let names = |p: Option<Vec<Pod>>| {
+            p.map(|ps| {
+                ps.into_iter()
+                    .filter_map(|p| p.metadata.name)
+                    .collect::<Vec<_>>()
+            })
+        };
+        cache.listed("a", "c", [None, None], std::slice::from_ref(&mine));
+        assert_eq!(
+            names(cache.pods("a", "c", &selector, [None, None])),
+            None,
+            "the watch has not listed yet"
+        );
+        writer.apply_watcher_event(&Event::Init);
+        for pod in [
+            mine.clone(),
+            labelled_pod("a", "d-proxy-0", "d"),
+            labelled_pod("b", "c-proxy-0", "c"),
+        ] {
+            writer.apply_watcher_event(&Event::InitApply(pod));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        assert_eq!(
+            names(cache.pods("a", "c", &selector, [None, None])),
+            Some(vec!["c-proxy-0".to_string()]),
+            "this namespace, this cluster"
+        );
+        assert_eq!(
+            names(cache.pods("a", "x", &selector, [None, None])),
+            None,
+            "never listed"
+        );
+        cache.pod_written(
+            "a",
+            "c",
+            PodWrite::Deleted {
+                name: "c-proxy-0".into(),
+                uid: "uid-c-proxy-0".into(),
+            },
+        );
+        assert_eq!(names(cache.pods("a", "c", &selector, [None, None])), None);
+        writer.apply_watcher_event(&Event::Delete(mine));
+        assert_eq!(
+            names(cache.pods("a", "c", &selector, [None, None])),
+            Some(vec![]),
+            "our delete is in the cache"
+        );
+        cache.forget_pods("a", "c");
+        assert_eq!(names(cache.pods("a", "c", &selector, [None, None])), None);
     }
 }

@@ -15,6 +15,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
+use super::pod_cache::PodWrite;
 use super::statefulsets::{StsChoice, apply_choice};
 use super::{Context, Error, apply, event_about, finalizer, owned};
 use crate::ais::Session;
@@ -203,9 +204,23 @@ impl<'a, A: AisApi> Executor<'a, A> {
             Action::DeletePod(pod) => {
                 let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
                 self.count("Pod");
-                ignore_missing(pods.delete(pod, &DeleteParams::default()).await, || {
-                    format!("deleting pod {ns}/{pod}")
-                })?;
+                let deleted = pods.delete(pod, &DeleteParams::default()).await;
+                // The UID of what was deleted: until the pod cache shows that pod terminating
+                // or gone, the cluster's pods are listed (`pod_cache`).
+                let uid = deleted.as_ref().ok().and_then(|d| {
+                    d.as_ref().either(
+                        |p| p.metadata.uid.clone(),
+                        |status| status.details.as_ref().map(|d| d.uid.clone()),
+                    )
+                });
+                ignore_missing(deleted, || format!("deleting pod {ns}/{pod}"))?;
+                if let Some(uid) = uid {
+                    let write = PodWrite::Deleted {
+                        name: pod.clone(),
+                        uid,
+                    };
+                    self.ctx.cache.pod_written(&ns, &self.ais.name_any(), write);
+                }
             }
             Action::MarkDecommissioned { pod, node } => {
                 let pods: Api<Pod> = Api::namespaced(self.ctx.client.clone(), &ns);
@@ -214,7 +229,16 @@ impl<'a, A: AisApi> Executor<'a, A> {
                 let result = pods
                     .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
                     .await;
+                let uid = result.as_ref().ok().and_then(|p| p.metadata.uid.clone());
                 ignore_missing(result, || format!("annotating pod {ns}/{pod}"))?;
+                if let Some(uid) = uid {
+                    let write = PodWrite::Annotated {
+                        name: pod.clone(),
+                        uid,
+                        key: DECOMMISSIONED_ANNOTATION.to_string(),
+                    };
+                    self.ctx.cache.pod_written(&ns, &self.ais.name_any(), write);
+                }
             }
             Action::SetRebalance { enabled, required } => {
                 self.facts.rebalance_allowed = *enabled;
@@ -276,6 +300,7 @@ impl<'a, A: AisApi> Executor<'a, A> {
                     let sts = names::role_object(&self.ais.name_any(), role);
                     self.ctx.cache.forget::<StatefulSet>(&ns, &sts);
                 }
+                self.ctx.cache.forget_pods(&ns, &self.ais.name_any());
                 self.ctx.metrics.set_state(&self.key, None);
             }
             Action::Event(note) => self.publish(note).await,

@@ -33,7 +33,7 @@ pub struct Live {
 
 impl Live {
     /// Reads both StatefulSets (from the watch cache when it holds our last write), the pods
-    /// labelled with the cluster's name and, with `external_access`, the LoadBalancer Services.
+    /// labelled with the cluster's name (from the pod cache when it stands for a LIST) and, with `external_access`, the LoadBalancer Services.
     pub async fn read(
         ctx: &Context,
         ns: &str,
@@ -45,23 +45,31 @@ impl Live {
         let target_name = names::role_object(cluster, Role::Target);
         let proxy = apply::read::<StatefulSet>(ctx, ns, &proxy_name).await?;
         let target = apply::read::<StatefulSet>(ctx, ns, &target_name).await?;
-        let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-        let selector = pod_selector(cluster, [proxy.as_ref(), target.as_ref()]);
-        let list = pods
-            .list(&ListParams::default().labels(&selector))
-            .await
-            .map_err(|source| Error::Kube {
-                action: format!("listing the pods of {ns}/{cluster}"),
-                source,
-            })?;
+        let sets = [proxy.as_ref(), target.as_ref()];
+        let selector = selector_labels(cluster, sets);
+        let pods = match ctx.cache.pods(ns, cluster, &selector, sets) {
+            Some(pods) => pods,
+            None => {
+                let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+                let list = pods
+                    .list(&ListParams::default().labels(&format_selector(&selector)))
+                    .await
+                    .map_err(|source| Error::Kube {
+                        action: format!("listing the pods of {ns}/{cluster}"),
+                        source,
+                    })?;
+                ctx.cache.listed(ns, cluster, sets, &list.items);
+                list.items
+            }
+        };
         let lb_ingress = if external_access {
             load_balancers(client, ns, cluster).await?
         } else {
             BTreeMap::new()
         };
         Ok(Self {
-            proxy_pods: pods_of(&list.items, &proxy_name),
-            target_pods: pods_of(&list.items, &target_name),
+            proxy_pods: pods_of(&pods, &proxy_name),
+            target_pods: pods_of(&pods, &target_name),
             proxy,
             target,
             lb_ingress,
@@ -104,15 +112,15 @@ impl Live {
     }
 }
 
-/// The label selector that lists the pods of both StatefulSets in one request: the labels
+/// The labels that select the pods of both StatefulSets in one request: the labels
 /// their own selectors share (a StatefulSet's pods carry its selector's labels whoever made
 /// it: pods of the reference operator before v3.3 lack `app.kubernetes.io/managed-by`, and
 /// before v3.0 the selector was `app` and `component`). The pods are then told apart by name.
 /// Without a StatefulSet, the cluster's name label.
-pub fn pod_selector<'a>(
+pub fn selector_labels<'a>(
     cluster: &str,
     sets: impl IntoIterator<Item = Option<&'a StatefulSet>>,
-) -> String {
+) -> BTreeMap<String, String> {
     let mut shared: Option<BTreeMap<String, String>> = None;
     for labels in sets
         .into_iter()
@@ -127,14 +135,18 @@ pub fn pod_selector<'a>(
             }
         });
     }
-    match shared.filter(|l| !l.is_empty()) {
-        Some(common) => common
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(","),
-        None => format!("{}={cluster}", labels::NAME),
-    }
+    shared
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| BTreeMap::from([(labels::NAME.to_string(), cluster.to_string())]))
+}
+
+/// A label selector in the API's query syntax (`k=v,k2=v2`).
+pub fn format_selector(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The cluster's LoadBalancer Services (one list, by the cluster's name label) and their
@@ -207,26 +219,29 @@ mod tests {
         let proxy = sts(&[(name, "mig3"), (component, "proxy")]);
         let target = sts(&[(name, "mig3"), (component, "target")]);
         assert_eq!(
-            pod_selector("mig3", [Some(&proxy), Some(&target)]),
+            format_selector(&selector_labels("mig3", [Some(&proxy), Some(&target)])),
             "app.kubernetes.io/name=mig3",
             "never managed-by: the reference's pods before v3.3 lack it"
         );
         let old_proxy = sts(&[("app", "mig3"), ("component", "proxy")]);
         let old_target = sts(&[("app", "mig3"), ("component", "target")]);
         assert_eq!(
-            pod_selector("mig3", [Some(&old_proxy), Some(&old_target)]),
+            format_selector(&selector_labels(
+                "mig3",
+                [Some(&old_proxy), Some(&old_target)]
+            )),
             "app=mig3"
         );
         assert_eq!(
-            pod_selector("mig3", [None, Some(&target)]),
+            format_selector(&selector_labels("mig3", [None, Some(&target)])),
             "app.kubernetes.io/component=target,app.kubernetes.io/name=mig3"
         );
         assert_eq!(
-            pod_selector("mig3", [None, None]),
+            format_selector(&selector_labels("mig3", [None, None])),
             "app.kubernetes.io/name=mig3"
         );
         assert_eq!(
-            pod_selector("mig3", [Some(&proxy), Some(&old_target)]),
+            format_selector(&selector_labels("mig3", [Some(&proxy), Some(&old_target)])),
             "app.kubernetes.io/name=mig3",
             "nothing shared: the name label"
         );

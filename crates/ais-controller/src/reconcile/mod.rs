@@ -13,6 +13,7 @@ pub mod live;
 pub mod nodes;
 pub mod observe;
 pub mod owned;
+pub mod pod_cache;
 pub mod report;
 pub mod statefulsets;
 pub mod status;
