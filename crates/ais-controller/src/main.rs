@@ -13,23 +13,26 @@ use ais_controller::ais::{ClientSettings, Clients, EndpointMode};
 use ais_controller::build::{self, Facts, OwnedKind, PodSettings};
 use ais_controller::leader::{Election, LeaseSettings};
 use ais_controller::metrics::Metrics;
-use ais_controller::migrate::REFERENCE_MANAGER;
-use ais_controller::reconcile::apply::FIELD_MANAGER;
 use ais_controller::reconcile::cache::{OwnedCache, Stores};
-use ais_controller::reconcile::pod_cache;
+use ais_controller::reconcile::packed_statefulset::PackedStatefulSet;
+use ais_controller::reconcile::pod_cache::CachedPod;
+use ais_controller::reconcile::watches::{
+    LIST_PAGE_SIZE, api, cached_watch, cached_watch_as, drop_managed_fields, keep_write_times,
+    owns_cached,
+};
 use ais_controller::reconcile::{Context, error_policy, nodes, reconcile};
 use ais_crd::{AIStore, Defaults};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::{Node, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
 use kube::core::{DynamicObject, GroupVersionKind};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 
 /// How long a reconcile waits for the next event of the same burst (`docs/benchmarks.md`):
 /// short against AIS's own pace (a pod restart takes seconds), long enough to fold a pod's
@@ -357,13 +360,15 @@ async fn run_controller(
     concurrency: u16,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
+    let owned = watcher::Config::default()
+        .labels(MANAGED_SELECTOR)
+        .page_size(LIST_PAGE_SIZE);
     // The AIStores as `Controller::new` would watch them, with their managed fields trimmed:
     // only the times of our writes and the reference operator's are read (`migrate`).
     let (aistores, aistore_writer) = reflector::store();
     let aistore_events = watcher(
         api::<AIStore>(&client, ns.as_deref()),
-        watcher::Config::default(),
+        watcher::Config::default().page_size(LIST_PAGE_SIZE),
     )
     .default_backoff()
     .modify(keep_write_times)
@@ -392,9 +397,10 @@ async fn run_controller(
     // a reconcile that changes nothing reads them from memory; their watches trigger as
     // `owns` would.
     // The pod-template comparison reads our own managed-fields entry of a StatefulSet
-    // (`pod_template::Ownership`); the other kinds need none.
+    // (`pod_template::Ownership`), kept with the template as text (`packed_statefulset`); the
+    // other kinds need none.
     let (statefulsets, mut statefulset_events) =
-        cached_watch(&client, namespace, &owned, keep_own_template_fields);
+        cached_watch_as(&client, namespace, &owned, PackedStatefulSet::pack);
     let (config_maps, mut config_map_events) =
         cached_watch(&client, namespace, &owned, drop_managed_fields);
     let (services, mut service_events) =
@@ -407,7 +413,7 @@ async fn run_controller(
     let (pdbs, mut pdb_events) = cached_watch(&client, namespace, &owned, drop_managed_fields);
     // Pods of managed clusters only (a cluster-wide pod cache would not scale), each reduced
     // to what the lifecycle reads.
-    let (pods, pod_events) = cached_watch(&client, namespace, &owned, pod_cache::trim);
+    let (pods, pod_events) = cached_watch(&client, namespace, &owned, CachedPod::trim);
     ctx.cache.register(
         ns.clone(),
         Stores {
@@ -452,7 +458,7 @@ async fn run_controller(
         )
         .watches_stream(
             futures_util::stream::iter(pod_events).flatten(),
-            |pod: Pod| {
+            |pod: CachedPod| {
                 let cluster = pod.labels().get("app.kubernetes.io/name")?.clone();
                 Some(ObjectRef::new(&cluster).within(&pod.namespace()?))
             },
@@ -490,94 +496,6 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "ais-controller".into())
-}
-
-use futures_util::StreamExt;
-
-type OwnedEvents<K> = futures_util::stream::BoxStream<'static, Result<K, watcher::Error>>;
-
-/// A watch of an owned kind (managed-by label, `trim` applied to each object: caches hold
-/// thousands of objects) that fills a cache, and the events that trigger the owners' reconciles.
-fn cached_watch<K>(
-    client: &Client,
-    ns: Option<&str>,
-    config: &watcher::Config,
-    trim: fn(&mut K),
-) -> (Store<K>, Option<OwnedEvents<K>>)
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + serde::de::DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let (reader, writer) = reflector::store();
-    let events = watcher(api::<K>(client, ns), config.clone())
-        .default_backoff()
-        .modify(trim)
-        .reflect(writer)
-        .touched_objects()
-        .boxed();
-    (reader, Some(events))
-}
-
-fn drop_managed_fields<K: Resource>(obj: &mut K) {
-    obj.meta_mut().managed_fields = None;
-}
-
-/// Keeps our managed-fields entry and, of its fields, the pod template's: all that
-/// `pod_template::Ownership` reads.
-fn keep_own_template_fields(sts: &mut StatefulSet) {
-    if let Some(entries) = sts.metadata.managed_fields.as_mut() {
-        entries.retain(|f| f.manager.as_deref() == Some(FIELD_MANAGER));
-        for entry in entries.iter_mut() {
-            let template = entry
-                .fields_v1
-                .as_ref()
-                .and_then(|f| f.0.get("f:spec")?.get("f:template").cloned());
-            entry.fields_v1 =
-                template.map(|t| FieldsV1(serde_json::json!({ "f:spec": { "f:template": t } })));
-        }
-    }
-}
-
-/// Keeps, of an AIStore's managed fields, when we and the reference operator last wrote it.
-fn keep_write_times(ais: &mut AIStore) {
-    if let Some(entries) = ais.metadata.managed_fields.as_mut() {
-        entries.retain(|f| {
-            matches!(f.manager.as_deref(), Some(m) if m == FIELD_MANAGER || m == REFERENCE_MANAGER)
-        });
-        for entry in entries.iter_mut() {
-            entry.fields_v1 = None;
-        }
-    }
-}
-
-/// The controller, its reconciles also triggered by `events` (taken: each stream is used once).
-fn owns_cached<K>(
-    controller: Controller<AIStore>,
-    events: &mut Option<OwnedEvents<K>>,
-) -> Controller<AIStore>
-where
-    K: Resource<DynamicType = ()> + Send + 'static,
-{
-    match events.take() {
-        Some(events) => controller.owns_stream(events),
-        None => controller,
-    }
-}
-
-fn api<K>(client: &Client, ns: Option<&str>) -> Api<K>
-where
-    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
 }
 
 async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) -> std::io::Result<()> {

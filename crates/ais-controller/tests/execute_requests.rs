@@ -480,18 +480,23 @@ fn statefulset_json(name: &str, uid: &str, generation: i64) -> Value {
 async fn statefulsets_are_read_from_the_watch_cache_unless_it_lags_behind_our_write() {
     use ais_controller::reconcile::cache::Stores;
     use ais_controller::reconcile::live::Live;
+    use ais_controller::reconcile::packed_statefulset::PackedStatefulSet;
     use k8s_openapi::api::apps::v1::StatefulSet;
     use kube::runtime::reflector::store;
     use kube::runtime::watcher::Event;
 
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let ctx = context(kube::Client::new(service, "default"));
+    // The watch caches StatefulSets packed, as the controller's watch does.
     let sts = |name: &str, uid: &str, generation: i64| -> StatefulSet {
         serde_json::from_value(statefulset_json(name, uid, generation)).unwrap()
     };
+    let packed = |name: &str, uid: &str, generation: i64| {
+        PackedStatefulSet::pack(sts(name, uid, generation))
+    };
     let (statefulsets, mut writer) = store();
-    writer.apply_watcher_event(&Event::Apply(sts("ais-proxy", "p", 1)));
-    writer.apply_watcher_event(&Event::Apply(sts("ais-target", "t", 1)));
+    writer.apply_watcher_event(&Event::Apply(packed("ais-proxy", "p", 1)));
+    writer.apply_watcher_event(&Event::Apply(packed("ais-target", "t", 1)));
     ctx.cache.register(
         None,
         Stores {

@@ -16,7 +16,7 @@
 //! the StatefulSet controller's status always trails the pods, which is why the lifecycle only
 //! trusts a status whose `observedGeneration` is the object's generation.
 //!
-//! The pods of each cluster are cached too (reduced by `pod_cache::trim`); when that cache can
+//! The pods of each cluster are cached too (reduced by `pod_cache::CachedPod`); when that cache can
 //! stand for a LIST is `pod_cache`'s decision.
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,17 +27,19 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::Resource as _;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use super::pod_cache::{self, ClusterPods, PodProof, PodWrite};
+use super::packed_statefulset::PackedStatefulSet;
+use super::pod_cache::{self, CachedPod, ClusterPods, PodProof, PodWrite};
 
 /// The caches of one controller's scope (one watched namespace, or all of them).
 #[derive(Clone)]
 #[allow(missing_debug_implementations)] // `Store` is not `Debug`; `OwnedCache` prints the count.
 pub struct Stores {
-    /// Proxy and target StatefulSets (with this controller's managed-fields entry only: the
-    /// pod-template comparison needs it).
-    pub statefulsets: Store<StatefulSet>,
+    /// Proxy and target StatefulSets, packed (`packed_statefulset`: with this controller's
+    /// managed-fields entry only, which the pod-template comparison needs).
+    pub statefulsets: Store<PackedStatefulSet>,
     /// Global, proxy and target ConfigMaps.
     pub config_maps: Store<ConfigMap>,
     /// Headless and LoadBalancer Services.
@@ -50,8 +52,8 @@ pub struct Stores {
     pub role_bindings: Store<RoleBinding>,
     /// The targets' PodDisruptionBudget.
     pub pdbs: Store<PodDisruptionBudget>,
-    /// The AIS pods (trimmed: `pod_cache::trim`).
-    pub pods: Store<Pod>,
+    /// The AIS pods (trimmed: `pod_cache::CachedPod`).
+    pub pods: Store<CachedPod>,
 }
 
 impl Default for Stores {
@@ -73,27 +75,56 @@ impl Default for Stores {
 
 /// A kind whose objects may be cached: [`Cached::store`] names its cache, if it has one.
 pub trait Cached: kube::Resource<DynamicType = ()> + Clone + 'static {
+    /// What its cache holds of an object.
+    type Stored: kube::Resource<DynamicType = ()> + Clone + 'static;
+
     /// This kind's cache among `stores`; `None`: always read from the API server.
-    fn store(stores: &Stores) -> Option<&Store<Self>>;
+    fn store(stores: &Stores) -> Option<&Store<Self::Stored>>;
+
+    /// The object its cache holds as `stored`; `None`: read it from the API server.
+    fn from_stored(stored: &Self::Stored) -> Option<Self>;
+}
+
+impl Cached for StatefulSet {
+    type Stored = PackedStatefulSet;
+
+    fn store(stores: &Stores) -> Option<&Store<PackedStatefulSet>> {
+        Some(&stores.statefulsets)
+    }
+
+    fn from_stored(stored: &PackedStatefulSet) -> Option<Self> {
+        stored.unpack()
+    }
 }
 
 macro_rules! cached {
     ($($kind:ty => $field:ident),* ; uncached $($plain:ty),*) => {
         $(impl Cached for $kind {
+            type Stored = Self;
+
             fn store(stores: &Stores) -> Option<&Store<Self>> {
                 Some(&stores.$field)
             }
+
+            fn from_stored(stored: &Self) -> Option<Self> {
+                Some(stored.clone())
+            }
         })*
         $(impl Cached for $plain {
+            type Stored = Self;
+
             fn store(_: &Stores) -> Option<&Store<Self>> {
                 None
+            }
+
+            fn from_stored(stored: &Self) -> Option<Self> {
+                Some(stored.clone())
             }
         })*
     };
 }
 
 cached!(
-    StatefulSet => statefulsets,
     ConfigMap => config_maps,
     Service => services,
     ServiceAccount => service_accounts,
@@ -163,12 +194,9 @@ impl OwnedCache {
     /// The cached object, if a cache of its scope holds it and it holds our last recorded
     /// write to it.
     pub fn get<K: Cached>(&self, namespace: &str, name: &str) -> Option<K> {
-        let scopes = self.scopes.read().unwrap_or_else(PoisonError::into_inner);
-        let (_, stores) = scopes
-            .iter()
-            .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))?;
+        let stores = self.stores_of(namespace)?;
         let key = ObjectRef::new(name).within(namespace);
-        let cached = K::store(stores)?.get(&key)?;
+        let cached = K::store(&stores)?.get(&key)?;
         let written = self
             .written
             .lock()
@@ -184,7 +212,10 @@ impl OwnedCache {
             }
             Some(Written::Deleted) => false,
         };
-        holds_our_write.then(|| (*cached).clone())
+        if !holds_our_write {
+            return None;
+        }
+        K::from_stored(&cached)
     }
 
     /// Records an object a write of ours returned: its cached copy is used again once it is
@@ -223,23 +254,18 @@ impl OwnedCache {
         selector: &BTreeMap<String, String>,
         sets: impl IntoIterator<Item = Option<&'a StatefulSet>> + Clone,
     ) -> Option<Vec<Pod>> {
-        let cached: Vec<Pod> = {
-            let scopes = self.scopes.read().unwrap_or_else(PoisonError::into_inner);
-            let (_, stores) = scopes
-                .iter()
-                .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))?;
-            // Before its first list the watch's cache is empty, not the cluster.
-            stores.pods.wait_until_ready().now_or_never()?.ok()?;
-            stores
-                .pods
-                .state_filter(|p| {
-                    p.metadata.namespace.as_deref() == Some(namespace)
-                        && pod_cache::matches(p, selector)
-                })
-                .iter()
-                .map(|p| Pod::clone(p))
-                .collect()
-        };
+        let stores = self.stores_of(namespace)?;
+        // Before its first list the watch's cache is empty, not the cluster.
+        stores.pods.wait_until_ready().now_or_never()?.ok()?;
+        let cached: Vec<Pod> = stores
+            .pods
+            .state_filter(|p| {
+                p.meta().namespace.as_deref() == Some(namespace)
+                    && pod_cache::matches(p.meta(), selector)
+            })
+            .iter()
+            .map(|p| p.pod())
+            .collect();
         let mut all = self
             .cluster_pods
             .lock()
@@ -282,6 +308,16 @@ impl OwnedCache {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&cluster_key(namespace, cluster));
+    }
+
+    /// The caches of the scope that holds `namespace` (handles: clones share the stores).
+    fn stores_of(&self, namespace: &str) -> Option<Stores> {
+        self.scopes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
+            .map(|(_, stores)| stores.clone())
     }
 
     fn record<K: Cached>(&self, namespace: &str, name: &str, what: Written) {
@@ -338,6 +374,10 @@ mod tests {
         );
     }
 
+    fn packed(uid: &str, generation: i64) -> Event<PackedStatefulSet> {
+        Event::Apply(PackedStatefulSet::pack(statefulset(uid, generation)))
+    }
+
     fn statefulset(uid: &str, generation: i64) -> StatefulSet {
         StatefulSet {
             metadata: ObjectMeta {
@@ -353,8 +393,8 @@ mod tests {
 
     #[test]
     fn a_statefulset_is_read_fresh_until_its_cache_holds_our_last_write() {
-        let (statefulsets, mut writer) = store::<StatefulSet>();
-        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 3)));
+        let (statefulsets, mut writer) = store::<PackedStatefulSet>();
+        writer.apply_watcher_event(&packed("u1", 3));
         let cache = OwnedCache::default();
         cache.register(
             None,
@@ -370,9 +410,9 @@ mod tests {
         assert_eq!(cached(&cache), Some(3), "no write of ours yet");
         cache.wrote("a", &statefulset("u1", 4));
         assert_eq!(cached(&cache), None, "the cache lags behind our write");
-        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 4)));
+        writer.apply_watcher_event(&packed("u1", 4));
         assert_eq!(cached(&cache), Some(4));
-        writer.apply_watcher_event(&Event::Apply(statefulset("u1", 5)));
+        writer.apply_watcher_event(&packed("u1", 5));
         assert_eq!(cached(&cache), Some(5), "someone else's later change");
         cache.deleted::<StatefulSet>("a", "c-target");
         assert_eq!(cached(&cache), None, "deleted by us: ask the API server");
@@ -382,7 +422,7 @@ mod tests {
             None,
             "re-created by us, the old one still cached"
         );
-        writer.apply_watcher_event(&Event::Apply(statefulset("u2", 1)));
+        writer.apply_watcher_event(&packed("u2", 1));
         assert_eq!(cached(&cache), Some(1));
         cache.deleted::<StatefulSet>("a", "c-target");
         cache.forget::<StatefulSet>("a", "c-target");
@@ -415,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_clusters_pods_come_from_the_cache_once_it_has_listed_and_a_list_proved_it() {
-        let (pods, mut writer) = store::<Pod>();
+        let (pods, mut writer) = store::<CachedPod>();
         let cache = OwnedCache::default();
         cache.register(
             None,
@@ -445,7 +485,7 @@ mod tests {
             labelled_pod("a", "d-proxy-0", "d"),
             labelled_pod("b", "c-proxy-0", "c"),
         ] {
-            writer.apply_watcher_event(&Event::InitApply(pod));
+            writer.apply_watcher_event(&Event::InitApply(CachedPod::of(pod)));
         }
         writer.apply_watcher_event(&Event::InitDone);
         assert_eq!(
@@ -467,7 +507,7 @@ mod tests {
             },
         );
         assert_eq!(names(cache.pods("a", "c", &selector, [None, None])), None);
-        writer.apply_watcher_event(&Event::Delete(mine));
+        writer.apply_watcher_event(&Event::Delete(CachedPod::of(mine)));
         assert_eq!(
             names(cache.pods("a", "c", &selector, [None, None])),
             Some(vec![]),

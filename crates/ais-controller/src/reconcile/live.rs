@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
+use super::pod_cache::CachedPod;
 use super::{Context, Error, apply};
 use crate::build::labels;
 use crate::build::names::{self, Role};
@@ -50,7 +51,8 @@ impl Live {
         let pods = match ctx.cache.pods(ns, cluster, &selector, sets) {
             Some(pods) => pods,
             None => {
-                let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+                // Listed as the pod cache holds pods: the specs are skipped while parsed.
+                let pods: Api<CachedPod> = Api::namespaced(client.clone(), ns);
                 let list = pods
                     .list(&ListParams::default().labels(&format_selector(&selector)))
                     .await
@@ -58,8 +60,16 @@ impl Live {
                         action: format!("listing the pods of {ns}/{cluster}"),
                         source,
                     })?;
-                ctx.cache.listed(ns, cluster, sets, &list.items);
-                list.items
+                let pods: Vec<Pod> = list
+                    .items
+                    .into_iter()
+                    .map(|mut p| {
+                        p.trim();
+                        p.into_pod()
+                    })
+                    .collect();
+                ctx.cache.listed(ns, cluster, sets, &pods);
+                pods
             }
         };
         let lb_ingress = if external_access {

@@ -3,6 +3,42 @@
 //! execute (`execute`) → status. Validation, building and planning are pure functions; this
 //! module does the I/O around them.
 
+/// `kube::Resource` for the form a watch cache holds a kind in (`$packed`, its metadata at
+/// `$meta`): as the kind it packs, since the cache and the owner-reference mapping of the
+/// watch's events read only kind and metadata.
+macro_rules! resource_as {
+    ($packed:ty, $kind:ty, $($meta:ident).+) => {
+        impl kube::Resource for $packed {
+            type DynamicType = ();
+            type Scope = k8s_openapi::NamespaceResourceScope;
+
+            fn kind(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$kind as kube::Resource>::kind(dt)
+            }
+
+            fn group(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$kind as kube::Resource>::group(dt)
+            }
+
+            fn version(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$kind as kube::Resource>::version(dt)
+            }
+
+            fn plural(dt: &()) -> std::borrow::Cow<'_, str> {
+                <$kind as kube::Resource>::plural(dt)
+            }
+
+            fn meta(&self) -> &kube::api::ObjectMeta {
+                &self.$($meta).+
+            }
+
+            fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
+                &mut self.$($meta).+
+            }
+        }
+    };
+}
+
 pub mod apply;
 pub mod cache;
 pub mod execute;
@@ -13,10 +49,12 @@ pub mod live;
 pub mod nodes;
 pub mod observe;
 pub mod owned;
+pub mod packed_statefulset;
 pub mod pod_cache;
 pub mod report;
 pub mod statefulsets;
 pub mod status;
+pub mod watches;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -150,37 +150,78 @@ fn makes_watched_pods(sts: &StatefulSet) -> bool {
         .is_some_and(has_managed_label)
 }
 
-/// Whether `pod` carries every label of `selector` (what a LIST with it would match).
-pub fn matches(pod: &Pod, selector: &BTreeMap<String, String>) -> bool {
-    let labels = pod.metadata.labels.as_ref();
+/// Whether the pod of `meta` carries every label of `selector` (what a LIST with it would
+/// match).
+pub fn matches(meta: &ObjectMeta, selector: &BTreeMap<String, String>) -> bool {
+    let labels = meta.labels.as_ref();
     selector
         .iter()
         .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
-/// Reduces a watched pod to what `PodView` and [`PodWrite::seen_in`] read (thousands are
-/// cached: a full pod is mostly its spec, which no decision reads from the cache).
-pub fn trim(pod: &mut Pod) {
-    let meta = std::mem::take(&mut pod.metadata);
-    pod.metadata = ObjectMeta {
-        name: meta.name,
-        namespace: meta.namespace,
-        uid: meta.uid,
-        resource_version: meta.resource_version,
-        labels: meta.labels,
-        annotations: meta
-            .annotations
-            .map(|mut a| {
-                a.retain(|k, _| k == DECOMMISSIONED_ANNOTATION);
-                a
-            })
-            .filter(|a| !a.is_empty()),
-        deletion_timestamp: meta.deletion_timestamp,
-        ..ObjectMeta::default()
-    };
-    pod.spec = None;
-    pod.status = pod.status.take().map(trim_status);
+/// A pod as the pod cache holds it and as a reconcile lists pods: its metadata and status,
+/// [`CachedPod::trim`]med. Read straight from the API server's JSON, so a pod's spec is skipped
+/// while it is parsed instead of deserialized and dropped (thousands of pods are cached, and on
+/// a restart every cluster's first reconcile lists its pods at once), and without the room a
+/// `Pod` keeps inline for a spec even when it has none (1.4 KiB).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct CachedPod {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    status: Option<PodStatus>,
 }
+
+impl CachedPod {
+    /// What the cache keeps of `pod`.
+    pub fn of(pod: Pod) -> Self {
+        let mut cached = Self {
+            metadata: pod.metadata,
+            status: pod.status,
+        };
+        cached.trim();
+        cached
+    }
+
+    /// Reduces the pod to what `PodView` and [`PodWrite::seen_in`] read: name, UID, labels,
+    /// the decommission annotation, deletion time, phase, IPs, the Ready and PodScheduled
+    /// conditions, waiting reasons.
+    pub fn trim(&mut self) {
+        let meta = std::mem::take(&mut self.metadata);
+        self.metadata = ObjectMeta {
+            name: meta.name,
+            namespace: meta.namespace,
+            uid: meta.uid,
+            resource_version: meta.resource_version,
+            labels: meta.labels,
+            annotations: meta
+                .annotations
+                .map(|mut a| {
+                    a.retain(|k, _| k == DECOMMISSIONED_ANNOTATION);
+                    a
+                })
+                .filter(|a| !a.is_empty()),
+            deletion_timestamp: meta.deletion_timestamp,
+            ..ObjectMeta::default()
+        };
+        self.status = self.status.take().map(trim_status);
+    }
+
+    /// The pod, without spec.
+    pub fn pod(&self) -> Pod {
+        self.clone().into_pod()
+    }
+
+    /// The pod, without spec.
+    pub fn into_pod(self) -> Pod {
+        Pod {
+            metadata: self.metadata,
+            spec: None,
+            status: self.status,
+        }
+    }
+}
+
+resource_as!(CachedPod, Pod, metadata);
 
 fn trim_status(status: PodStatus) -> PodStatus {
     let waiting_only = |statuses: Option<Vec<ContainerStatus>>| {
@@ -387,35 +428,12 @@ mod tests {
 
     #[test]
     fn a_trimmed_pod_reads_as_the_full_one() {
-        let full: Pod = serde_json::from_value(json!({
-            "metadata": {
-                "name": "c-target-2", "namespace": "ns", "uid": "u2", "resourceVersion": "7",
-                "generateName": "c-target-",
-                "labels": {"controller-revision-hash": "c-target-abc", MANAGED_BY: MANAGED_BY_VALUE},
-                "annotations": {DECOMMISSIONED_ANNOTATION: "n1", "kubectl.kubernetes.io/restartedAt": "x"},
-                "deletionTimestamp": "2026-12-03T10:00:00Z",
-                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "c-target", "uid": "s"}],
-                "managedFields": [{"manager": "kube-controller-manager", "operation": "Update"}]
-            },
-            "spec": {"containers": [{"name": "ais-node", "image": "aistore/aisnode:v1"}], "nodeName": "n1"},
-            "status": {
-                "phase": "Running", "podIP": "10.0.0.7", "hostIP": "10.0.0.1",
-                "conditions": [
-                    {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-03T10:00:00Z"},
-                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes"},
-                    {"type": "Initialized", "status": "True"}
-                ],
-                "containerStatuses": [
-                    {"name": "ais-node", "image": "i", "imageID": "d", "ready": false, "restartCount": 4,
-                     "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}}},
-                    {"name": "side", "image": "i", "imageID": "d", "ready": true, "restartCount": 0,
-                     "state": {"running": {"startedAt": "2026-12-03T10:00:00Z"}}}
-                ]
-            }
-        }))
-        .unwrap();
-        let mut trimmed = full.clone();
-        trim(&mut trimmed);
+        let full: Pod = serde_json::from_value(full_pod_json()).unwrap();
+        // Read straight from JSON (a LIST, the watch) it is what trimming the typed pod keeps.
+        let mut parsed: CachedPod = serde_json::from_value(full_pod_json()).unwrap();
+        parsed.trim();
+        assert_eq!(parsed.into_pod(), CachedPod::of(full.clone()).pod());
+        let trimmed = CachedPod::of(full.clone()).pod();
         assert_eq!(
             PodView::of(&trimmed, "c-target"),
             PodView::of(&full, "c-target")
@@ -429,7 +447,7 @@ mod tests {
             key: DECOMMISSIONED_ANNOTATION.into(),
         };
         assert_eq!(
-            write.seen_in(&[trimmed.clone()]),
+            write.seen_in(std::slice::from_ref(&trimmed)),
             write.seen_in(std::slice::from_ref(&full))
         );
         assert!(trimmed.metadata.owner_references.is_none());
@@ -458,9 +476,44 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        assert!(matches(&p, &sel(&[("app.kubernetes.io/name", "c")])));
-        assert!(!matches(&p, &sel(&[("app.kubernetes.io/name", "d")])));
-        assert!(!matches(&p, &sel(&[("app", "c")])));
-        assert!(matches(&p, &sel(&[])));
+        assert!(matches(
+            &p.metadata,
+            &sel(&[("app.kubernetes.io/name", "c")])
+        ));
+        assert!(!matches(
+            &p.metadata,
+            &sel(&[("app.kubernetes.io/name", "d")])
+        ));
+        assert!(!matches(&p.metadata, &sel(&[("app", "c")])));
+        assert!(matches(&p.metadata, &sel(&[])));
+    }
+
+    fn full_pod_json() -> serde_json::Value {
+        json!({
+            "metadata": {
+                "name": "c-target-2", "namespace": "ns", "uid": "u2", "resourceVersion": "7",
+                "generateName": "c-target-",
+                "labels": {"controller-revision-hash": "c-target-abc", MANAGED_BY: MANAGED_BY_VALUE},
+                "annotations": {DECOMMISSIONED_ANNOTATION: "n1", "kubectl.kubernetes.io/restartedAt": "x"},
+                "deletionTimestamp": "2026-12-03T10:00:00Z",
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "c-target", "uid": "s"}],
+                "managedFields": [{"manager": "kube-controller-manager", "operation": "Update"}]
+            },
+            "spec": {"containers": [{"name": "ais-node", "image": "aistore/aisnode:v1"}], "nodeName": "n1"},
+            "status": {
+                "phase": "Running", "podIP": "10.0.0.7", "hostIP": "10.0.0.1",
+                "conditions": [
+                    {"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-03T10:00:00Z"},
+                    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/3 nodes"},
+                    {"type": "Initialized", "status": "True"}
+                ],
+                "containerStatuses": [
+                    {"name": "ais-node", "image": "i", "imageID": "d", "ready": false, "restartCount": 4,
+                     "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}}},
+                    {"name": "side", "image": "i", "imageID": "d", "ready": true, "restartCount": 0,
+                     "state": {"running": {"startedAt": "2026-12-03T10:00:00Z"}}}
+                ]
+            }
+        })
     }
 }
