@@ -2,7 +2,9 @@
 //! together with a scale-up in one patch, on real aisnode pods: objects stored before are read
 //! back, checksummed, after each step, and a reader runs during each scale-down.
 //!
-//! - `decommission`: AIS migrates the leaving target's objects, then deletes its data.
+//! - `decommission`: two targets leave at once; AIS migrates their objects, then deletes
+//!   their data. The second decommission's rebalance renews the first's, after which AIS
+//!   v1.4.9 removes only the second target from the map: the first is asked again.
 //! - `retain`: the leaving target only goes into maintenance and keeps its data (objects on
 //!   it are unreadable meanwhile: no rebalance); scaling up again brings it back, with its
 //!   objects, out of maintenance.
@@ -65,13 +67,13 @@ fn scale_downs_by_decommission_and_retain_and_an_upgrade_with_scale_up_keep_obje
     let _delete = DeleteAistore { ns, name: NAME };
     let ais = Ais { ns, name: NAME };
     let mut doc: Value = serde_json::from_str(&aistore(NAME, json!({}))).unwrap();
-    doc["spec"]["targetSpec"]["size"] = json!(3);
+    doc["spec"]["targetSpec"]["size"] = json!(4);
     doc["spec"]["targetSpec"]["disablePodAntiAffinity"] = json!(true);
     kubectl_ok(&["apply", "-n", ns, "-f", "-"], Some(&doc.to_string()));
-    ready_with(&ais, &mut chaos, 3, Some((3, 0)));
+    ready_with(&ais, &mut chaos, 4, Some((4, 0)));
     let written = ais.store("scaling", 40);
 
-    // decommission: the leaving target's objects migrate first; it leaves the map.
+    // decommission of two targets: their objects migrate first; both leave the map.
     let reader = Reader::start(&ais.proxy_now(), &written);
     patch_spec(
         ns,

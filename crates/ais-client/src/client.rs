@@ -225,6 +225,43 @@ impl AisClient {
         Ok(running.unwrap_or_default())
     }
 
+    /// `GET /v1/cluster?what=status_all` with body `{"kind":<kind>,"show_active":true}`: the
+    /// xactions of that kind whose completion the answering proxy still awaits, each as
+    /// `kind[id]`. This is the primary's own test before it accepts a node's removal
+    /// ("rebalance[..] is currently running, please try .. later"): a rebalance counts until
+    /// every target reported it finished, which can be long after `running_xactions` shows
+    /// none. Every proxy of the information center (the primary and up to two more) keeps
+    /// these records; another proxy answers with none.
+    pub async fn awaited_xactions(&self, kind: &str) -> Result<Vec<String>, AisError> {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            kind: String,
+            uuid: String,
+        }
+        let call = "awaited xactions";
+        let path = "/v1/cluster?what=status_all";
+        let body = serde_json::to_vec(&serde_json::json!({ "kind": kind, "show_active": true }))
+            .map_err(|source| AisError::Encode { call, source })?;
+        let answer = self
+            .call(call, Method::GET, path, Some(Bytes::from(body)))
+            .await?;
+        if answer.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Vec::new());
+        }
+        let statuses: Option<Vec<Status>> =
+            serde_json::from_slice(&answer).map_err(|source| AisError::Decode {
+                call,
+                url: self.url(path),
+                source,
+                body: body_excerpt(&answer),
+            })?;
+        Ok(statuses
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| format!("{}[{}]", s.kind, s.uuid))
+            .collect())
+    }
+
     /// `GET /v1/cluster?what=cluster_config`: the full cluster config as JSON.
     pub async fn cluster_config(&self) -> Result<serde_json::Value, AisError> {
         self.get_json("get cluster config", "/v1/cluster?what=cluster_config")

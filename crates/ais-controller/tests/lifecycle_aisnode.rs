@@ -19,7 +19,7 @@ use ais_controller::ais::{ClientSettings, Clients, Session};
 use ais_controller::build::ApiAccess;
 use ais_controller::lifecycle::proxies;
 use ais_controller::lifecycle::targets::{self, TargetInput};
-use ais_controller::lifecycle::{AisCall, PodView, RoleInput, Step, StsView};
+use ais_controller::lifecycle::{AisCall, PodView, Rebalance, RoleInput, Step, StsView};
 use ais_controller::metrics::Metrics;
 use ais_crd::daemon::ScaleDownMode;
 use common::Cluster;
@@ -138,6 +138,7 @@ async fn target_scale_down_waits_until_ais_has_removed_the_node() {
             role: role("ais-target", 2, &view, p, m),
             mode: ScaleDownMode::SafeDecommission,
             rebalance_enabled: true,
+            rebalance: &Rebalance::Unknown,
         };
         targets::plan(&t)
     };
@@ -196,6 +197,103 @@ async fn target_scale_down_waits_until_ais_has_removed_the_node() {
     assert_eq!(smap(&s).await.count_targets(), 2);
 }
 
+/// What the controller observes of AIS's rebalance while a target is being decommissioned.
+async fn rebalance(s: &Session) -> Rebalance {
+    match s.awaited_rebalance().await {
+        Ok(running) => running
+            .into_iter()
+            .next()
+            .map_or(Rebalance::Idle, Rebalance::Running),
+        Err(_) => Rebalance::Unknown,
+    }
+}
+
+/// Two targets leave in one step, as the controller asks for them. The second
+/// decommission's rebalance may renew the first's, and AIS v1.4.9 then removes only the
+/// second target: the decisions ask again for the first once no rebalance runs, and the
+/// StatefulSet shrinks only after both left the map.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_targets_decommissioned_at_once_both_leave_the_map() {
+    let Some(mut c) = Cluster::new(1, 4) else {
+        return;
+    };
+    c.start_all();
+    c.wait_ready(READY).await;
+    let s = session(&c);
+    let view = sts(4, "a", "a");
+    let mut pod_views = pods("ais-target", 4, "a");
+    let plan = |m: &Smap, p: &[PodView], rebalance: &Rebalance| {
+        targets::plan(&TargetInput {
+            role: role("ais-target", 2, &view, p, m),
+            mode: ScaleDownMode::SafeDecommission,
+            rebalance_enabled: true,
+            rebalance,
+        })
+    };
+
+    let m = smap(&s).await;
+    let step = plan(&m, &pod_views, &Rebalance::Unknown);
+    let Step::Call(calls) = &step else {
+        panic!("first step must ask AIS, got {step:?}")
+    };
+    let asked: Vec<&str> = calls
+        .iter()
+        .map(|c| match c {
+            AisCall::Decommission { pod, .. } => pod.as_str(),
+            other => panic!("expected decommissions, got {other}"),
+        })
+        .collect();
+    assert_eq!(asked, ["ais-target-3", "ais-target-2"]);
+    for call in calls {
+        s.run(call, Some(&m)).await.unwrap();
+    }
+    pod_views[2].decommissioned = true;
+    pod_views[3].decommissioned = true;
+
+    let deadline = Instant::now() + SETTLE;
+    let mut asked_again = Vec::new();
+    loop {
+        let m = smap(&s).await;
+        let leaving = ["aistgt02", "aistgt03"].map(|id| m.tmap.contains_key(id));
+        let step = plan(&m, &pod_views, &rebalance(&s).await);
+        match step {
+            Step::Scale(n) => {
+                assert_eq!(n, 2);
+                assert_eq!(
+                    leaving,
+                    [false, false],
+                    "scaled with a leaving node in the map"
+                );
+                break;
+            }
+            Step::Wait { poll: true, .. } => {}
+            Step::Call(calls) => {
+                for call in &calls {
+                    let AisCall::FinishDecommission { node, .. } = call else {
+                        panic!("only decommissions are asked again, got {call}")
+                    };
+                    assert!(m.tmap[node].is_decommissioning(), "{node} is flagged");
+                    // A refusal (the node left meanwhile) is not an error.
+                    s.run(call, Some(&m)).await.unwrap();
+                    asked_again.push(node.clone());
+                }
+            }
+            other => panic!("unexpected step {other:?} with the map {leaving:?}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the targets never left the map: {leaving:?} (asked again: {asked_again:?})\n{}",
+            c.log_tails()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    println!("decommissions asked again: {asked_again:?}");
+    s.healthy().await.unwrap();
+    let m = smap(&s).await;
+    assert_eq!(m.count_targets(), 2);
+    assert!(m.nodes().all(|n| !n.in_maint_or_decomm()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retain_scale_down_waits_for_maintenance() {
     let Some(mut c) = Cluster::new(1, 2) else {
@@ -211,6 +309,7 @@ async fn retain_scale_down_waits_for_maintenance() {
             role: role("ais-target", 1, &view, &pod_views, m),
             mode: ScaleDownMode::Retain,
             rebalance_enabled: false,
+            rebalance: &Rebalance::Unknown,
         })
     };
     let m = smap(&s).await;

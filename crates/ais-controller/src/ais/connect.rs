@@ -209,11 +209,12 @@ impl Session {
         self.timed("cluster_map", self.client.cluster_map()).await
     }
 
-    /// The rebalance xactions running (`rebalance[id]`), empty when none.
-    pub async fn running_rebalance(&self) -> Result<Vec<String>, AisError> {
+    /// The rebalances AIS still awaits (`rebalance[id]`), empty when none: while one is, the
+    /// primary refuses to remove a node.
+    pub async fn awaited_rebalance(&self) -> Result<Vec<String>, AisError> {
         self.timed(
-            "running_xactions",
-            self.client.running_xactions("rebalance"),
+            "awaited_xactions",
+            self.client.awaited_xactions("rebalance"),
         )
         .await
     }
@@ -267,6 +268,28 @@ impl Session {
                 self.timed("decommission_node", self.client.decommission_node(&val))
                     .await
                     .map(drop)
+            }
+            AisCall::FinishDecommission {
+                node, rm_user_data, ..
+            } => {
+                let val = ActValRmNode {
+                    rm_user_data: *rm_user_data,
+                    ..ActValRmNode::for_node(node.clone())
+                };
+                match self
+                    .timed("decommission_node", self.client.decommission_node(&val))
+                    .await
+                {
+                    // A refusal is an answer, not a failure: AIS refuses (400) while a
+                    // rebalance runs and when the node left the map between our read and the
+                    // call (404, or 400 when it left during the call); the next poll looks
+                    // again.
+                    Err(err) if matches!(err.status(), Some(400 | 404)) => {
+                        tracing::info!(%node, %err, "AIS did not remove the node yet");
+                        Ok(())
+                    }
+                    other => other.map(drop),
+                }
             }
             AisCall::SetPrimary { node, .. } => {
                 let url = smap

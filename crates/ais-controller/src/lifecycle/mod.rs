@@ -50,6 +50,18 @@ pub enum AisCall {
         /// Also delete the node's user data (`scaleDownMode: decommission`).
         rm_user_data: bool,
     },
+    /// Ask again for the decommission of a target AIS still flags as being decommissioned
+    /// after no rebalance is awaited: its rebalance was renewed by a newer one and ended
+    /// without removing it. AIS removes it without a new rebalance, or refuses (a rebalance
+    /// started meanwhile, or the node left after all): then the next poll looks again.
+    FinishDecommission {
+        /// AIS node ID.
+        node: String,
+        /// Pod running it.
+        pod: String,
+        /// Also delete the node's user data (`scaleDownMode: decommission`).
+        rm_user_data: bool,
+    },
     /// Make a proxy the primary.
     SetPrimary {
         /// AIS node ID.
@@ -81,6 +93,9 @@ impl fmt::Display for AisCall {
                     ""
                 }
             ),
+            Self::FinishDecommission { node, pod, .. } => {
+                write!(f, "finish the decommission of {node} (pod {pod})")
+            }
             Self::SetPrimary { node, pod } => write!(f, "make {node} (pod {pod}) the primary"),
         }
     }
@@ -107,6 +122,31 @@ impl RebalanceReason {
             Self::Scaling => "Scaling",
             Self::ScaleDown => "ScaleDown",
             Self::Shutdown => "Shutdown",
+        }
+    }
+}
+
+/// What AIS said of its rebalance, when it was asked: the rebalances whose end its
+/// information center still awaits (`what=status_all`), which is the primary's own test
+/// before it removes a node. That can be long after the targets' rebalance xactions ended
+/// (97 s after a decommissioned target left, seen with AIS v1.4.9).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Rebalance {
+    /// Not asked (nothing waits for it), or AIS did not answer.
+    #[default]
+    Unknown,
+    /// No rebalance is awaited.
+    Idle,
+    /// This rebalance is awaited (`rebalance[id]`).
+    Running(String),
+}
+
+impl Rebalance {
+    /// The running rebalance's name.
+    pub fn running(&self) -> Option<&str> {
+        match self {
+            Self::Running(xaction) => Some(xaction),
+            Self::Unknown | Self::Idle => None,
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use ais_crd::daemon::ScaleDownMode;
 
-use super::{AisCall, PodView, RebalanceReason, RoleInput, Step};
+use super::{AisCall, PodView, Rebalance, RebalanceReason, RoleInput, Step};
 
 /// What the target decisions observe beyond the role.
 #[derive(Clone, Copy, Debug)]
@@ -18,6 +18,8 @@ pub struct TargetInput<'a> {
     pub mode: ScaleDownMode,
     /// Condition `ReadyRebalance` is True (the pushed config has `rebalance.enabled`).
     pub rebalance_enabled: bool,
+    /// Whether AIS still awaits a rebalance (asked while a target is being decommissioned).
+    pub rebalance: &'a Rebalance,
 }
 
 /// The next step for the targets of a running cluster.
@@ -80,7 +82,8 @@ fn held_by_admin(r: &RoleInput<'_>) -> Option<Step> {
 }
 
 /// Shrinking from `sts.replicas` to `desired`: release each removed target in AIS (highest
-/// ordinal first), wait until AIS finished, then scale.
+/// ordinal first, all at once: one rebalance moves their data), wait until AIS finished,
+/// asking again for a decommission whose rebalance a newer one renewed, then scale.
 pub fn scale_down(t: &TargetInput<'_>) -> Step {
     let r = &t.role;
     let Some(smap) = r.smap else {
@@ -97,6 +100,7 @@ pub fn scale_down(t: &TargetInput<'_>) -> Step {
     let mut calls = Vec::new();
     let mut pending = Vec::new();
     let mut unmarked = Vec::new();
+    let mut stalled = Vec::new();
     for ordinal in (r.desired..r.sts.replicas).rev() {
         let name = r.pod_name(ordinal);
         let pod = r.pod(ordinal);
@@ -129,6 +133,12 @@ pub fn scale_down(t: &TargetInput<'_>) -> Step {
             });
         } else if pod.is_some_and(|p| !p.decommissioned) {
             unmarked.push(name.clone());
+        } else {
+            stalled.push(AisCall::FinishDecommission {
+                node: node.daemon_id.clone(),
+                pod: name.clone(),
+                rm_user_data: t.mode == ScaleDownMode::Decommission,
+            });
         }
         // Decommission ends when AIS removes the node from the map.
         pending.push(name);
@@ -139,9 +149,23 @@ pub fn scale_down(t: &TargetInput<'_>) -> Step {
     if !unmarked.is_empty() {
         return Step::MarkDecommissioned(unmarked);
     }
+    // AIS removes a decommissioned target from the map when the rebalance its decommission
+    // started ends. A rebalance renewed by a newer one (the next target's decommission, a
+    // node joining) ends without removing it, and the target stays flagged for good (AIS
+    // v1.4.9 logs "got renewed (interrupted) - will not remove"). The newer rebalance ran on
+    // a map that excludes it, so its data moved; asked again once no rebalance is awaited,
+    // AIS removes it without one (and refuses while one is).
+    if !stalled.is_empty() && *t.rebalance == Rebalance::Idle {
+        return Step::Call(stalled);
+    }
     if !pending.is_empty() {
+        let running = t
+            .rebalance
+            .running()
+            .map(|x| format!(" ({x} is awaited)"))
+            .unwrap_or_default();
         return Step::poll(format!(
-            "waiting for AIS to finish decommissioning {}",
+            "waiting for AIS to finish decommissioning {}{running}",
             pending.join(", ")
         ));
     }

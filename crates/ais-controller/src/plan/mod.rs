@@ -27,7 +27,7 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 
 use crate::build::inventory::Found;
 use crate::build::{Desired, OwnedKind, PerRole, Role};
-use crate::lifecycle::{AisCall, PodView, RebalanceReason};
+use crate::lifecycle::{AisCall, PodView, Rebalance, RebalanceReason};
 use crate::reconcile::status::{Cond, Observation};
 
 /// Requeue while waiting on AIS (no watch tells us).
@@ -99,9 +99,9 @@ pub struct Observed {
     /// When the reference operator (field manager `manager`) last wrote the AIStore, if that
     /// was after this operator's last write to it: two operators run.
     pub reference_wrote_at: Option<String>,
-    /// The rebalance AIS runs (`rebalance[id]`), when one does. Read only while a requested
-    /// shutdown has not started: that is the one step that waits for it.
-    pub running_rebalance: Option<String>,
+    /// Whether AIS still awaits a rebalance. Asked only while a requested shutdown has not
+    /// started or a target is being decommissioned: the steps that wait for it.
+    pub rebalance: Rebalance,
     /// What is left of a cluster being deleted (read only then).
     pub teardown: Option<Teardown>,
 }

@@ -377,6 +377,7 @@ impl Running<'_> {
             role: self.role_input(Role::Target, &view),
             mode: self.w.spec.target_spec.scale_down_mode.unwrap_or_default(),
             rebalance_enabled: self.rebalance_on,
+            rebalance: &self.o.rebalance,
         });
         match step {
             Step::Done => None,

@@ -16,6 +16,7 @@ use super::{Context, Error, nodes, owned};
 use crate::ais::{Session, endpoint};
 use crate::build::inventory;
 use crate::build::{Desired, Facts, OwnedKind, PerRole, Role, cleanup, labels, names};
+use crate::lifecycle::Rebalance;
 use crate::plan::{
     Action, AisView, CLEANUP_STARTED_ANNOTATION, JobView, MAINTAINED_ANNOTATION, Observed, Plan,
     RESTART_HASH_ANNOTATION, Teardown, parse_maintained,
@@ -101,7 +102,7 @@ pub async fn kubernetes(
         },
         lb_ingress: live.lb_ingress,
         ais: AisView::default(),
-        running_rebalance: None,
+        rebalance: Rebalance::Unknown,
         reference_wrote_at: crate::migrate::written_after_us(&ais.metadata),
         teardown: None,
     };
@@ -146,11 +147,21 @@ pub async fn rest(
             observed.state,
             Some(ClusterState::ShuttingDown | ClusterState::Shutdown)
         );
-    if let (true, Some(session)) = (shutdown_pending, &session) {
-        // A failed query does not hold the shutdown: AIS resumes an interrupted rebalance
-        // when the cluster comes back, so waiting is a courtesy, not a safeguard.
-        match session.running_rebalance().await {
-            Ok(running) => observed.running_rebalance = running.into_iter().next(),
+    let decommissioning = observed
+        .ais
+        .smap()
+        .is_some_and(|m| m.nodes().any(|n| n.is_target() && n.is_decommissioning()));
+    if let (true, Some(session)) = (shutdown_pending || decommissioning, &session) {
+        // A failed query holds nothing back: AIS resumes an interrupted rebalance when a
+        // shut-down cluster comes back, and a stalled decommission is asked again only when
+        // AIS said that no rebalance is awaited.
+        match session.awaited_rebalance().await {
+            Ok(running) => {
+                observed.rebalance = running
+                    .into_iter()
+                    .next()
+                    .map_or(Rebalance::Idle, Rebalance::Running);
+            }
             Err(err) => tracing::warn!(error = %err, "cannot tell whether a rebalance runs"),
         }
     }

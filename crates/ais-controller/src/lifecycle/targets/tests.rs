@@ -38,6 +38,7 @@ fn converged_targets_are_done() {
         role: input(3, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(plan(&t), Step::Done);
 }
@@ -49,6 +50,7 @@ fn scale_up_by_one_scales_by_more_disables_rebalance_first() {
         role: input(3, &s, &p, None),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(plan(&t), Step::Scale(3));
     t.role.desired = 5;
@@ -71,6 +73,7 @@ fn safe_decommission_releases_highest_first_and_waits_for_the_map() {
         role: input(1, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -117,6 +120,7 @@ fn decommission_mode_removes_user_data() {
         role: input(1, &s, &p, Some(&m)),
         mode: ScaleDownMode::Decommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -136,6 +140,7 @@ fn retain_puts_in_maintenance_and_keeps_the_node_in_the_map() {
         role: input(1, &s, &p, Some(&m)),
         mode: ScaleDownMode::Retain,
         rebalance_enabled: false,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -157,6 +162,7 @@ fn scale_down_needs_rebalance_on_except_retain() {
         role: input(1, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: false,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -174,6 +180,7 @@ fn scale_down_never_proceeds_without_the_cluster_map() {
         role: input(1, &s, &p, None),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert!(matches!(plan(&t), Step::Wait { poll: true, .. }));
 }
@@ -189,6 +196,7 @@ fn scale_down_skips_pods_that_never_joined_but_waits_for_running_ones() {
         role: input(2, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(plan(&t), Step::Scale(2), "target-2 was never scheduled");
     // A running pod absent from the map may be joining: wait, do not scale.
@@ -211,6 +219,7 @@ fn prefix_names_do_not_match_the_wrong_node() {
         role: input(10, &s, &p, Some(&m)),
         mode: ScaleDownMode::Retain,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -231,6 +240,7 @@ fn rollout_puts_the_lowest_outdated_target_in_maintenance_before_deleting_it() {
         role: input(3, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: false,
+        rebalance: &Rebalance::Unknown,
     };
     assert_eq!(
         plan(&t),
@@ -298,6 +308,7 @@ fn a_restarted_target_still_in_maintenance_is_taken_out_of_it() {
         role: input(2, &s, &p, Some(&m)),
         mode: ScaleDownMode::Retain,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert!(
         matches!(plan(&t), Step::Call(c) if matches!(&c[0], AisCall::StopMaintenance { node, .. } if node == "target1"))
@@ -331,6 +342,7 @@ fn a_target_an_admin_put_in_maintenance_stays_there() {
         },
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert!(
         !matches!(plan(&t), Step::Call(c) if matches!(&c[0], AisCall::StopMaintenance { .. })),
@@ -401,6 +413,59 @@ fn scaling_waits_for_a_rollout_to_finish() {
         role: input(1, &s, &p, Some(&m)),
         mode: ScaleDownMode::SafeDecommission,
         rebalance_enabled: true,
+        rebalance: &Rebalance::Unknown,
     };
     assert!(matches!(plan(&t), Step::Call(c) if matches!(c[0], AisCall::StartMaintenance { .. })));
+}
+
+/// Two targets decommissioned at once: the second decommission's rebalance renews the
+/// first's, and AIS v1.4.9 then removes only the second target. The first stays flagged
+/// until it is asked again with no rebalance running (the 4 December bench run waited on it
+/// for ten minutes).
+#[test]
+fn a_decommission_whose_rebalance_was_renewed_is_asked_again_once_none_runs() {
+    let s = sts(5, "a");
+    let mut p = targets(5, "a");
+    p[3].decommissioned = true;
+    p[4].decommissioned = true;
+    // ais-target-3 left the map (its rebalance ended); ais-target-4 is still flagged.
+    let m = smap(&[(0, 0)], &[(0, 0), (1, 0), (2, 0), (4, DECOMM)], None);
+    let running = Rebalance::Running("rebalance[g2]".into());
+    let mut t = TargetInput {
+        role: input(3, &s, &p, Some(&m)),
+        mode: ScaleDownMode::SafeDecommission,
+        rebalance_enabled: true,
+        rebalance: &running,
+    };
+    // While a rebalance is awaited (or nobody knows), the decommission may still be under way.
+    let step = plan(&t);
+    assert!(
+        matches!(&step, Step::Wait { reason, poll: true }
+            if reason.contains("ais-target-4") && reason.contains("rebalance[g2] is awaited")),
+        "{step:?}"
+    );
+    t.rebalance = &Rebalance::Unknown;
+    assert!(matches!(plan(&t), Step::Wait { poll: true, .. }));
+    t.rebalance = &Rebalance::Idle;
+    assert_eq!(
+        plan(&t),
+        Step::Call(vec![AisCall::FinishDecommission {
+            node: "target4".into(),
+            pod: "ais-target-4".into(),
+            rm_user_data: false
+        }])
+    );
+    // A target not yet marked is marked first, as for a fresh decommission.
+    let mut unmarked = p.clone();
+    unmarked[4].decommissioned = false;
+    t.role.pods = &unmarked;
+    assert_eq!(
+        plan(&t),
+        Step::MarkDecommissioned(vec!["ais-target-4".into()])
+    );
+    // Gone from the map: the StatefulSet shrinks.
+    t.role.pods = &p;
+    let m = smap(&[(0, 0)], &[(0, 0), (1, 0), (2, 0)], None);
+    t.role.smap = Some(&m);
+    assert_eq!(plan(&t), Step::Scale(3));
 }

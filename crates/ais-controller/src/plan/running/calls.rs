@@ -8,6 +8,7 @@ pub(super) fn call_event(call: &AisCall) -> (&'static str, &'static str, &str) {
         AisCall::StartMaintenance { pod, .. } => ("Maintenance", "StartMaintenance", pod),
         AisCall::StopMaintenance { pod, .. } => ("Maintenance", "StopMaintenance", pod),
         AisCall::Decommission { pod, .. } => ("Decommissioning", "DecommissionNode", pod),
+        AisCall::FinishDecommission { pod, .. } => ("Decommissioning", "FinishDecommission", pod),
         AisCall::SetPrimary { pod, .. } => ("PrimaryMoved", "SetPrimary", pod),
     }
 }

@@ -12,7 +12,7 @@ impl Running<'_> {
     /// a node the operator put into maintenance (a target restart or a `retain` scale-down),
     /// a pod terminating, a rebalance.
     pub(super) fn step_in_flight(&self) -> Option<String> {
-        if let Some(xaction) = &self.o.running_rebalance {
+        if let Some(xaction) = self.o.rebalance.running() {
             return Some(format!("the rebalance {xaction}"));
         }
         if let Some(smap) = self.o.ais.smap() {

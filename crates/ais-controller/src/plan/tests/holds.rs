@@ -172,7 +172,7 @@ fn shutdown_waits_for_a_decommission_a_restart_or_a_rebalance_under_way() {
     assert_ne!(state(&w.plan()), Some(ClusterState::ShuttingDown));
     let w = ready(2)
         .with(|a| a.spec.shutdown_cluster = Some(true))
-        .observe(|o| o.running_rebalance = Some("rebalance[g7]".into()));
+        .observe(|o| o.rebalance = Rebalance::Running("rebalance[g7]".into()));
     let p = w.plan();
     assert_ne!(state(&p), Some(ClusterState::ShuttingDown));
     assert!(!has(&p, &Action::ShutdownAis));
