@@ -283,21 +283,30 @@ fn run(
 
 /// Removes the run's AIStores without an operator (their finalizers dropped) and namespaces.
 fn cleanup(prefix: &str, n: usize) {
-    for i in 0..n {
-        let _ = kubectl(
-            &[
-                "patch",
-                "aistore",
-                "ais",
-                "-n",
-                &format!("{prefix}{i}"),
-                "--type=merge",
-                "-p",
-                r#"{"metadata":{"finalizers":null}}"#,
-            ],
-            None,
-        );
-    }
+    // One kubectl per namespace (a patch cannot span namespaces), eight at a time: one after
+    // the other they took about 90 s of a `just bench` run.
+    let indices: Vec<usize> = (0..n).collect();
+    std::thread::scope(|scope| {
+        for chunk in indices.chunks(n.div_ceil(8).max(1)) {
+            scope.spawn(move || {
+                for i in chunk {
+                    let _ = kubectl(
+                        &[
+                            "patch",
+                            "aistore",
+                            "ais",
+                            "-n",
+                            &format!("{prefix}{i}"),
+                            "--type=merge",
+                            "-p",
+                            r#"{"metadata":{"finalizers":null}}"#,
+                        ],
+                        None,
+                    );
+                }
+            });
+        }
+    });
     let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
     let mut delete = vec!["delete", "namespace", "--wait=true", "--timeout=600s"];
     delete.extend(names.iter().map(String::as_str));

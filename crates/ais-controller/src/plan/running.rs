@@ -404,9 +404,10 @@ impl Running<'_> {
                         self.maintained.remove(node);
                         self.record_maintained();
                     }
-                    let (reason, action, pod) = call_event(call);
-                    self.draft
-                        .note_pod(reason, action, format!("AIS: {call}"), pod);
+                    if let Some((reason, action, pod)) = call_event(call) {
+                        self.draft
+                            .note_pod(reason, action, format!("AIS: {call}"), pod);
+                    }
                 }
                 self.progress(&format!("asked AIS to {}", describe(&calls)), true);
                 Requeue::After(AFTER_CALL)

@@ -169,6 +169,41 @@ fn scale_down_decommissions_before_the_statefulset_shrinks() {
     assert_eq!(state(&p), Some(ClusterState::Scaling));
 }
 
+/// Decision 018: a leaving target still flagged after AIS awaits no rebalance is asked again,
+/// without an event (the call repeats at every poll while AIS refuses it), and the
+/// StatefulSet keeps its size until the node left the map.
+#[test]
+fn a_stalled_decommission_is_asked_again_without_an_event() {
+    const DECOMM: u64 = 8;
+    let stalled = |rebalance: Rebalance| {
+        ready(3)
+            .with(|a| a.spec.target_spec.daemon.size = Some(1))
+            .observe(|o| {
+                // ais-target-1 left the map; ais-target-2's rebalance was renewed.
+                o.pods.target[1].decommissioned = true;
+                o.pods.target[2].decommissioned = true;
+                o.ais = connected(smap(&[(0, 0)], &[(0, 0), (2, DECOMM)], None));
+                o.rebalance = rebalance;
+            })
+            .plan()
+    };
+    let p = stalled(Rebalance::Idle);
+    assert!(matches!(
+        ais_calls(&p).as_slice(),
+        [AisCall::FinishDecommission { pod, .. }] if pod == "ais-target-2"
+    ));
+    assert!(!p.actions.iter().any(|a| matches!(a, Action::Event(_))));
+    assert!(!sts_applies(&p).contains(&(Role::Target, 1, false)));
+    for rebalance in [
+        Rebalance::Unknown,
+        Rebalance::Running("rebalance[g3]".into()),
+    ] {
+        let p = stalled(rebalance);
+        assert!(ais_calls(&p).is_empty());
+        assert_eq!(p.requeue, Requeue::After(POLL));
+    }
+}
+
 #[test]
 fn scale_down_without_ais_waits() {
     let w = ready(2)
