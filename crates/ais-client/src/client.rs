@@ -204,25 +204,9 @@ impl AisClient {
     /// kind running on any target, each as `kind[id]` (empty when none). The proxy asks every
     /// target, so this is one request whatever the cluster's size.
     pub async fn running_xactions(&self, kind: &str) -> Result<Vec<String>, AisError> {
-        let call = "running xactions";
-        let path = "/v1/cluster?what=running_all";
-        let body = serde_json::to_vec(&serde_json::json!({ "kind": kind }))
-            .map_err(|source| AisError::Encode { call, source })?;
-        let answer = self
-            .call(call, Method::GET, path, Some(Bytes::from(body)))
-            .await?;
-        if answer.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Vec::new());
-        }
-        // AIS writes JSON `null` for an empty list.
-        let running: Option<Vec<String>> =
-            serde_json::from_slice(&answer).map_err(|source| AisError::Decode {
-                call,
-                url: self.url(path),
-                source,
-                body: body_excerpt(&answer),
-            })?;
-        Ok(running.unwrap_or_default())
+        let query = serde_json::json!({ "kind": kind });
+        self.xaction_query("running xactions", "running_all", &query)
+            .await
     }
 
     /// `GET /v1/cluster?what=status_all` with body `{"kind":<kind>,"show_active":true}`: the
@@ -238,28 +222,40 @@ impl AisClient {
             kind: String,
             uuid: String,
         }
-        let call = "awaited xactions";
-        let path = "/v1/cluster?what=status_all";
-        let body = serde_json::to_vec(&serde_json::json!({ "kind": kind, "show_active": true }))
-            .map_err(|source| AisError::Encode { call, source })?;
+        let query = serde_json::json!({ "kind": kind, "show_active": true });
+        let statuses: Vec<Status> = self
+            .xaction_query("awaited xactions", "status_all", &query)
+            .await?;
+        Ok(statuses
+            .into_iter()
+            .map(|s| format!("{}[{}]", s.kind, s.uuid))
+            .collect())
+    }
+
+    /// `GET /v1/cluster?what=<what>` with a JSON query body, answered with a list (AIS writes
+    /// an empty body or JSON `null` for none).
+    async fn xaction_query<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &'static str,
+        what: &str,
+        query: &serde_json::Value,
+    ) -> Result<Vec<T>, AisError> {
+        let path = format!("/v1/cluster?what={what}");
+        let body = serde_json::to_vec(query).map_err(|source| AisError::Encode { call, source })?;
         let answer = self
-            .call(call, Method::GET, path, Some(Bytes::from(body)))
+            .call(call, Method::GET, &path, Some(Bytes::from(body)))
             .await?;
         if answer.iter().all(u8::is_ascii_whitespace) {
             return Ok(Vec::new());
         }
-        let statuses: Option<Vec<Status>> =
+        let list: Option<Vec<T>> =
             serde_json::from_slice(&answer).map_err(|source| AisError::Decode {
                 call,
-                url: self.url(path),
+                url: self.url(&path),
                 source,
                 body: body_excerpt(&answer),
             })?;
-        Ok(statuses
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| format!("{}[{}]", s.kind, s.uuid))
-            .collect())
+        Ok(list.unwrap_or_default())
     }
 
     /// `GET /v1/cluster?what=cluster_config`: the full cluster config as JSON.
