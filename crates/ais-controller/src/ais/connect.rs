@@ -240,6 +240,17 @@ impl Session {
         .await
     }
 
+    /// `decommission-node`, its rebalance ID dropped (the cluster map tells when it ended).
+    async fn decommission(&self, node: &str, rm_user_data: bool) -> Result<(), AisError> {
+        let val = ActValRmNode {
+            rm_user_data,
+            ..ActValRmNode::for_node(node.to_string())
+        };
+        self.timed("decommission_node", self.client.decommission_node(&val))
+            .await
+            .map(drop)
+    }
+
     /// Carries out one call of a lifecycle step.
     pub async fn run(&self, call: &AisCall, smap: Option<&Smap>) -> Result<(), AisError> {
         match call {
@@ -260,26 +271,11 @@ impl Session {
             }
             AisCall::Decommission {
                 node, rm_user_data, ..
-            } => {
-                let val = ActValRmNode {
-                    rm_user_data: *rm_user_data,
-                    ..ActValRmNode::for_node(node.clone())
-                };
-                self.timed("decommission_node", self.client.decommission_node(&val))
-                    .await
-                    .map(drop)
-            }
+            } => self.decommission(node, *rm_user_data).await,
             AisCall::FinishDecommission {
                 node, rm_user_data, ..
             } => {
-                let val = ActValRmNode {
-                    rm_user_data: *rm_user_data,
-                    ..ActValRmNode::for_node(node.clone())
-                };
-                match self
-                    .timed("decommission_node", self.client.decommission_node(&val))
-                    .await
-                {
+                match self.decommission(node, *rm_user_data).await {
                     // A refusal is an answer, not a failure: AIS refuses (400) while a
                     // rebalance runs and when the node left the map between our read and the
                     // call (404, or 400 when it left during the call); the next poll looks
@@ -288,7 +284,7 @@ impl Session {
                         tracing::info!(%node, %err, "AIS did not remove the node yet");
                         Ok(())
                     }
-                    other => other.map(drop),
+                    other => other,
                 }
             }
             AisCall::SetPrimary { node, .. } => {
