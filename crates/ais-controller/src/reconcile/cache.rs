@@ -20,15 +20,19 @@
 //! stand for a LIST is `pod_cache`'s decision.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::{BoxFuture, Shared};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::Resource as _;
 use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::time::Instant;
 
 use super::packed_statefulset::PackedStatefulSet;
 use super::pod_cache::{self, CachedPod, ClusterPods, PodProof, PodWrite};
@@ -72,6 +76,45 @@ impl Default for Stores {
         }
     }
 }
+
+impl Stores {
+    /// Resolves once every cache has listed (or lost its watch for good).
+    async fn listed(self) {
+        let _ = tokio::join!(
+            self.statefulsets.wait_until_ready(),
+            self.config_maps.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.service_accounts.wait_until_ready(),
+            self.roles.wait_until_ready(),
+            self.role_bindings.wait_until_ready(),
+            self.pdbs.wait_until_ready(),
+            self.pods.wait_until_ready(),
+        );
+    }
+
+    /// The caches whose watch has not listed yet, by the resource they hold.
+    fn unlisted(&self) -> Vec<&'static str> {
+        fn listed<K: Clone + kube::Resource<DynamicType = ()>>(store: &Store<K>) -> bool {
+            store.wait_until_ready().now_or_never().is_some()
+        }
+        [
+            ("statefulsets", listed(&self.statefulsets)),
+            ("configmaps", listed(&self.config_maps)),
+            ("services", listed(&self.services)),
+            ("serviceaccounts", listed(&self.service_accounts)),
+            ("roles", listed(&self.roles)),
+            ("rolebindings", listed(&self.role_bindings)),
+            ("poddisruptionbudgets", listed(&self.pdbs)),
+            ("pods", listed(&self.pods)),
+        ]
+        .into_iter()
+        .filter_map(|(name, listed)| (!listed).then_some(name))
+        .collect()
+    }
+}
+
+/// How long, from its start, a controller's reconciles wait for its caches' first lists.
+pub const FILL_WAIT: Duration = Duration::from_secs(30);
 
 /// A kind whose objects may be cached: [`Cached::store`] names its cache, if it has one.
 pub trait Cached: kube::Resource<DynamicType = ()> + Clone + 'static {
@@ -136,6 +179,12 @@ cached!(
     uncached Deployment
 );
 
+impl Scope {
+    fn covers(&self, namespace: &str) -> bool {
+        self.namespace.as_deref().is_none_or(|s| s == namespace)
+    }
+}
+
 /// Every scope's caches; empty until the controllers start (commands that run no controller
 /// read everything from the API server).
 #[derive(Clone, Default)]
@@ -146,6 +195,8 @@ pub struct OwnedCache {
     written: Arc<Mutex<HashMap<String, Written>>>,
     /// `namespace/cluster` → what decides whether the pod cache stands for a LIST.
     cluster_pods: Arc<Mutex<HashMap<String, ClusterPods>>>,
+    /// Whether a reconcile has logged caches that did not fill (once is enough).
+    told_unfilled: Arc<AtomicBool>,
 }
 
 /// This controller's last write to an object.
@@ -166,8 +217,18 @@ fn cluster_key(namespace: &str, cluster: &str) -> String {
     format!("{namespace}/{cluster}")
 }
 
-/// The namespace a controller watches (`None`: all) and its caches.
-type Scope = (Option<String>, Stores);
+/// A controller's caches.
+struct Scope {
+    /// The namespace it watches; `None`: all.
+    namespace: Option<String>,
+    stores: Stores,
+    /// Resolves once every cache has listed. Shared, because every waiting reconcile must be
+    /// woken: kube's `Store::wait_until_ready` wakes only the last of several waiters, and the
+    /// others waited out [`FILL_WAIT`] (measured: a restart with 200 clusters took 30 s).
+    listed: Shared<BoxFuture<'static, ()>>,
+    /// Until when a reconcile waits for them ([`OwnedCache::filled`]).
+    wait_until: Instant,
+}
 
 impl std::fmt::Debug for OwnedCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -185,10 +246,47 @@ impl std::fmt::Debug for OwnedCache {
 impl OwnedCache {
     /// Adds the caches of a controller watching `namespace` (`None`: every namespace).
     pub fn register(&self, namespace: Option<String>, stores: Stores) {
+        let scope = Scope {
+            namespace,
+            listed: stores.clone().listed().boxed().shared(),
+            stores,
+            wait_until: Instant::now() + FILL_WAIT,
+        };
         self.scopes
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .push((namespace, stores));
+            .push(scope);
+    }
+
+    /// True the first time it is asked: whether to log caches that did not fill.
+    pub fn tell_unfilled(&self) -> bool {
+        !self.told_unfilled.swap(true, Ordering::Relaxed)
+    }
+
+    /// Waits until every cache of `namespace`'s scope has listed once, or its first
+    /// [`FILL_WAIT`] have passed; then the caches still empty, by resource.
+    ///
+    /// A reconcile before its caches are filled reads every object from the API server: when
+    /// the controller starts with hundreds of clusters present, those reads are thousands of
+    /// GETs and LISTs, and their parsed objects, freed between the cache entries the lists
+    /// build at the same moment, left the process a third larger than one that grew with its
+    /// clusters (`docs/benchmarks.md`). The wait is bounded so that a watch that cannot list
+    /// (RBAC, an API not served) costs reads, never reconciles.
+    pub async fn filled(&self, namespace: &str) -> Result<(), Vec<&'static str>> {
+        let scope = self
+            .scopes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|scope| scope.covers(namespace))
+            .map(|scope| (scope.listed.clone(), scope.stores.clone(), scope.wait_until));
+        let Some((listed, stores, until)) = scope else {
+            return Ok(());
+        };
+        match tokio::time::timeout_at(until, listed).await {
+            Ok(()) => Ok(()),
+            Err(_) => Err(stores.unlisted()),
+        }
     }
 
     /// The cached object, if a cache of its scope holds it and it holds our last recorded
@@ -316,8 +414,8 @@ impl OwnedCache {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .find(|(scope, _)| scope.as_deref().is_none_or(|s| s == namespace))
-            .map(|(_, stores)| stores.clone())
+            .find(|scope| scope.covers(namespace))
+            .map(|scope| scope.stores.clone())
     }
 
     fn record<K: Cached>(&self, namespace: &str, name: &str, what: Written) {
@@ -329,191 +427,4 @@ impl OwnedCache {
 }
 
 #[cfg(test)]
-mod tests {
-    use kube::api::ObjectMeta;
-    use kube::runtime::reflector::store;
-    use kube::runtime::watcher::Event;
-
-    use super::*;
-
-    fn config_map(ns: &str, name: &str) -> ConfigMap {
-        ConfigMap {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some(ns.into()),
-                ..ObjectMeta::default()
-            },
-            ..ConfigMap::default()
-        }
-    }
-
-    #[test]
-    fn reads_the_scope_of_the_namespace_and_misses_what_no_cache_holds() {
-        let (config_maps, mut writer) = store::<ConfigMap>();
-        writer.apply_watcher_event(&Event::Apply(config_map("a", "c-proxy")));
-        let stores = Stores {
-            config_maps,
-            ..Stores::default()
-        };
-        let cache = OwnedCache::default();
-        assert!(
-            cache.get::<ConfigMap>("a", "c-proxy").is_none(),
-            "no scope yet"
-        );
-        cache.register(Some("a".into()), stores);
-        assert!(cache.get::<ConfigMap>("a", "c-proxy").is_some());
-        assert!(cache.get::<ConfigMap>("a", "c-target").is_none());
-        assert!(
-            cache.get::<ConfigMap>("b", "c-proxy").is_none(),
-            "other scope"
-        );
-        assert!(cache.get::<Service>("a", "c-proxy").is_none(), "other kind");
-        assert!(
-            cache.get::<Deployment>("a", "c-proxy").is_none(),
-            "never cached"
-        );
-    }
-
-    fn packed(uid: &str, generation: i64) -> Event<PackedStatefulSet> {
-        Event::Apply(PackedStatefulSet::pack(statefulset(uid, generation)))
-    }
-
-    fn statefulset(uid: &str, generation: i64) -> StatefulSet {
-        StatefulSet {
-            metadata: ObjectMeta {
-                name: Some("c-target".into()),
-                uid: Some(uid.into()),
-                namespace: Some("a".into()),
-                generation: Some(generation),
-                ..ObjectMeta::default()
-            },
-            ..StatefulSet::default()
-        }
-    }
-
-    #[test]
-    fn a_statefulset_is_read_fresh_until_its_cache_holds_our_last_write() {
-        let (statefulsets, mut writer) = store::<PackedStatefulSet>();
-        writer.apply_watcher_event(&packed("u1", 3));
-        let cache = OwnedCache::default();
-        cache.register(
-            None,
-            Stores {
-                statefulsets,
-                ..Stores::default()
-            },
-        );
-        let cached = |c: &OwnedCache| {
-            c.get::<StatefulSet>("a", "c-target")
-                .and_then(|s| s.metadata.generation)
-        };
-        assert_eq!(cached(&cache), Some(3), "no write of ours yet");
-        cache.wrote("a", &statefulset("u1", 4));
-        assert_eq!(cached(&cache), None, "the cache lags behind our write");
-        writer.apply_watcher_event(&packed("u1", 4));
-        assert_eq!(cached(&cache), Some(4));
-        writer.apply_watcher_event(&packed("u1", 5));
-        assert_eq!(cached(&cache), Some(5), "someone else's later change");
-        cache.deleted::<StatefulSet>("a", "c-target");
-        assert_eq!(cached(&cache), None, "deleted by us: ask the API server");
-        cache.wrote("a", &statefulset("u2", 1));
-        assert_eq!(
-            cached(&cache),
-            None,
-            "re-created by us, the old one still cached"
-        );
-        writer.apply_watcher_event(&packed("u2", 1));
-        assert_eq!(cached(&cache), Some(1));
-        cache.deleted::<StatefulSet>("a", "c-target");
-        cache.forget::<StatefulSet>("a", "c-target");
-        assert_eq!(cached(&cache), Some(1), "nothing recorded any more");
-        assert_eq!(
-            cache.get::<ConfigMap>("a", "c-target").map(|_| ()),
-            None,
-            "other kinds keep their own records"
-        );
-    }
-
-    fn labelled_pod(ns: &str, name: &str, cluster: &str) -> Pod {
-        Pod {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some(ns.into()),
-                uid: Some(format!("uid-{name}")),
-                labels: Some(BTreeMap::from([
-                    ("app.kubernetes.io/name".to_string(), cluster.to_string()),
-                    (
-                        crate::build::labels::MANAGED_BY.to_string(),
-                        crate::build::labels::MANAGED_BY_VALUE.to_string(),
-                    ),
-                ])),
-                ..ObjectMeta::default()
-            },
-            ..Pod::default()
-        }
-    }
-
-    #[test]
-    fn a_clusters_pods_come_from_the_cache_once_it_has_listed_and_a_list_proved_it() {
-        let (pods, mut writer) = store::<CachedPod>();
-        let cache = OwnedCache::default();
-        cache.register(
-            None,
-            Stores {
-                pods,
-                ..Stores::default()
-            },
-        );
-        let selector = BTreeMap::from([("app.kubernetes.io/name".to_string(), "c".to_string())]);
-        let mine = labelled_pod("a", "c-proxy-0", "c");
-        let names = |p: Option<Vec<Pod>>| {
-            p.map(|ps| {
-                ps.into_iter()
-                    .filter_map(|p| p.metadata.name)
-                    .collect::<Vec<_>>()
-            })
-        };
-        cache.listed("a", "c", [None, None], std::slice::from_ref(&mine));
-        assert_eq!(
-            names(cache.pods("a", "c", &selector, [None, None])),
-            None,
-            "the watch has not listed yet"
-        );
-        writer.apply_watcher_event(&Event::Init);
-        for pod in [
-            mine.clone(),
-            labelled_pod("a", "d-proxy-0", "d"),
-            labelled_pod("b", "c-proxy-0", "c"),
-        ] {
-            writer.apply_watcher_event(&Event::InitApply(CachedPod::of(pod)));
-        }
-        writer.apply_watcher_event(&Event::InitDone);
-        assert_eq!(
-            names(cache.pods("a", "c", &selector, [None, None])),
-            Some(vec!["c-proxy-0".to_string()]),
-            "this namespace, this cluster"
-        );
-        assert_eq!(
-            names(cache.pods("a", "x", &selector, [None, None])),
-            None,
-            "never listed"
-        );
-        cache.pod_written(
-            "a",
-            "c",
-            PodWrite::Deleted {
-                name: "c-proxy-0".into(),
-                uid: "uid-c-proxy-0".into(),
-            },
-        );
-        assert_eq!(names(cache.pods("a", "c", &selector, [None, None])), None);
-        writer.apply_watcher_event(&Event::Delete(CachedPod::of(mine)));
-        assert_eq!(
-            names(cache.pods("a", "c", &selector, [None, None])),
-            Some(vec![]),
-            "our delete is in the cache"
-        );
-        cache.forget_pods("a", "c");
-        assert_eq!(names(cache.pods("a", "c", &selector, [None, None])), None);
-    }
-}
+mod tests;

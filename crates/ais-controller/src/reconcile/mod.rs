@@ -182,6 +182,12 @@ impl Error {
 pub async fn reconcile(ais: Arc<AIStore>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = ais.namespace().ok_or(Error::NoNamespace)?;
     let key = format!("{ns}/{}", ais.name_any());
+    // Before the timer: the wait is the watches' first lists, not this cluster's work.
+    if let Err(unlisted) = ctx.cache.filled(&ns).await
+        && ctx.cache.tell_unfilled()
+    {
+        tracing::warn!(cluster = %key, caches = ?unlisted, "watches have not listed within {:?} of the start; reading these kinds from the API server (check the operator's RBAC and the watch errors)", cache::FILL_WAIT);
+    }
     let mut timer = ctx.metrics.reconcile_timer(&key);
     let result = pipeline(&ais, &ctx)
         .instrument(tracing::info_span!("reconcile", cluster = %key))
