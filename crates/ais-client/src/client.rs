@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use crate::actions::{ActMsg, ActValRmNode, names};
 use crate::error::{AisError, body_excerpt};
 use crate::exchange::{ExchangeError, HttpClient, exchange};
-use crate::tls::{TlsOptions, client_config};
+use crate::tls::{TlsOptions, client_config, plain_http_config};
 use crate::types::{Smap, Snode};
 
 /// Per-call timeout when none is given (the reference operator uses 10 s too).
@@ -118,15 +118,8 @@ impl AisClient {
             }
             (None, false) => {
                 // Plain HTTP: the rustls config is never used; the connector type is shared.
-                let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .map_err(|e| AisError::Tls(e.to_string()))?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
                 hyper_rustls::HttpsConnectorBuilder::new()
-                    .with_tls_config(cfg)
+                    .with_tls_config(plain_http_config()?)
                     .https_or_http()
                     .enable_http1()
                     .wrap_connector(http)

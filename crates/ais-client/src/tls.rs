@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::Resumption;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -84,6 +85,30 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, AisError> {
         None => builder.with_no_client_auth(),
     };
     // No ALPN here: the hyper-rustls connector sets it (HTTP/1.1 only).
+    Ok(with_one_server_sessions(config))
+}
+
+/// TLS tickets a client keeps: rustls keeps up to 8 per server, and a client talks to one
+/// endpoint.
+const SESSION_TICKETS: usize = 8;
+
+/// `config` resuming sessions with the one server a client talks to. rustls's default cache
+/// is sized for 32 servers and allocated whole with each config; the controller holds a
+/// client per cluster, so that was about 16 KiB a cluster kept for servers never met.
+fn with_one_server_sessions(mut config: ClientConfig) -> ClientConfig {
+    config.resumption = Resumption::in_memory_sessions(SESSION_TICKETS);
+    config
+}
+
+/// The config of a plain-HTTP client, which never makes a TLS connection (the connector
+/// type is shared with HTTPS): no session cache at all.
+pub fn plain_http_config() -> Result<ClientConfig, AisError> {
+    let mut config = ClientConfig::builder_with_provider(ring_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AisError::Tls(e.to_string()))?
+        .with_root_certificates(RootCertStore::empty())
+        .with_no_client_auth();
+    config.resumption = Resumption::disabled();
     Ok(config)
 }
 
