@@ -267,11 +267,9 @@ impl OwnedCache {
     /// [`FILL_WAIT`] have passed; then the caches still empty, by resource.
     ///
     /// A reconcile before its caches are filled reads every object from the API server: when
-    /// the controller starts with hundreds of clusters present, those reads are thousands of
-    /// GETs and LISTs, and their parsed objects, freed between the cache entries the lists
-    /// build at the same moment, left the process a third larger than one that grew with its
-    /// clusters (`docs/benchmarks.md`). The wait is bounded so that a watch that cannot list
-    /// (RBAC, an API not served) costs reads, never reconciles.
+    /// the controller starts with hundreds of clusters present, that is thousands of GETs of
+    /// objects the lists are bringing anyway (decision 019). The wait is bounded so that a
+    /// watch that cannot list (RBAC, an API not served) costs reads, never reconciles.
     pub async fn filled(&self, namespace: &str) -> Result<(), Vec<&'static str>> {
         let scope = self
             .scopes
