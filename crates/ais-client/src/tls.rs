@@ -67,7 +67,7 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, AisError> {
         builder.with_root_certificates(roots)
     };
 
-    let config = match &opts.client_cert {
+    let mut config = match &opts.client_cert {
         Some(cc) => {
             let chain = load_certs(&cc.cert_chain)?;
             if chain.is_empty() {
@@ -85,20 +85,16 @@ pub fn client_config(opts: &TlsOptions) -> Result<ClientConfig, AisError> {
         None => builder.with_no_client_auth(),
     };
     // No ALPN here: the hyper-rustls connector sets it (HTTP/1.1 only).
-    Ok(with_one_server_sessions(config))
+    // Sessions of the one server a client talks to. rustls's default cache is sized for 32
+    // servers and allocated whole with each config; the controller holds a client per
+    // cluster, so that was about 16 KiB a cluster kept for servers never met.
+    config.resumption = Resumption::in_memory_sessions(SESSION_TICKETS);
+    Ok(config)
 }
 
 /// TLS tickets a client keeps: rustls keeps up to 8 per server, and a client talks to one
 /// endpoint.
 const SESSION_TICKETS: usize = 8;
-
-/// `config` resuming sessions with the one server a client talks to. rustls's default cache
-/// is sized for 32 servers and allocated whole with each config; the controller holds a
-/// client per cluster, so that was about 16 KiB a cluster kept for servers never met.
-fn with_one_server_sessions(mut config: ClientConfig) -> ClientConfig {
-    config.resumption = Resumption::in_memory_sessions(SESSION_TICKETS);
-    config
-}
 
 /// The config of a plain-HTTP client, which never makes a TLS connection (the connector
 /// type is shared with HTTPS): no session cache at all.
