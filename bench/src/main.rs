@@ -286,20 +286,45 @@ fn run(
 /// Removes the run's AIStores without an operator (their finalizers dropped) and namespaces;
 /// waits until the namespaces are gone when `wait`.
 fn cleanup(prefix: &str, n: usize, wait: bool) {
+    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+    remove_namespaces(&names, wait);
+}
+
+/// Waits until the namespaces an earlier run left deleting (the last run does not wait for
+/// its own) are gone, finishing their removal if that run was cut short: a new run would
+/// otherwise apply into a terminating namespace, and the real cluster would share the cores
+/// with the deletion.
+fn await_earlier_runs() {
+    let out = kubectl_ok(&["get", "namespaces", "-o", "name"], None);
+    let names: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("namespace/"))
+        .filter(|n| n.starts_with(NS_PREFIX))
+        .map(String::from)
+        .collect();
+    if !names.is_empty() {
+        println!(
+            "waiting for {} namespaces of an earlier run to go",
+            names.len()
+        );
+        remove_namespaces(&names, true);
+    }
+}
+
+fn remove_namespaces(names: &[String], wait: bool) {
     // One kubectl per namespace (a patch cannot span namespaces), eight at a time: one after
     // the other they took about 90 s of a `just bench` run.
-    let indices: Vec<usize> = (0..n).collect();
     std::thread::scope(|scope| {
-        for chunk in indices.chunks(n.div_ceil(8).max(1)) {
+        for chunk in names.chunks(names.len().div_ceil(8).max(1)) {
             scope.spawn(move || {
-                for i in chunk {
+                for ns in chunk {
                     let _ = kubectl(
                         &[
                             "patch",
                             "aistore",
                             "ais",
                             "-n",
-                            &format!("{prefix}{i}"),
+                            ns,
                             "--type=merge",
                             "-p",
                             r#"{"metadata":{"finalizers":null}}"#,
@@ -310,9 +335,12 @@ fn cleanup(prefix: &str, n: usize, wait: bool) {
             });
         }
     });
-    let names: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
-    let mut delete = vec!["delete", "namespace", "--timeout=600s"];
-    delete.push(if wait { "--wait=true" } else { "--wait=false" });
+    let mut delete = vec!["delete", "namespace", "--ignore-not-found"];
+    if wait {
+        delete.extend(["--wait=true", "--timeout=600s"]);
+    } else {
+        delete.push("--wait=false");
+    }
     delete.extend(names.iter().map(String::as_str));
     let _ = kubectl(&delete, None);
 }
@@ -391,6 +419,7 @@ fn main() -> Result<()> {
         Operator::Rust => "scale.tsv",
         Operator::Go { .. } => "scale-go.tsv",
     });
+    await_earlier_runs();
     // The real cluster first, on a quiet cluster: the scale runs' last namespaces are still
     // being deleted when the command ends.
     if !args.no_real && matches!(op, Operator::Rust) {
@@ -431,7 +460,7 @@ fn main() -> Result<()> {
     plot::draw(&args.out, &args.out.join("scale.png"))?;
     if let Some(n) = args.clusters.last() {
         println!(
-            "the last run's namespaces ({NS_PREFIX}{n}-*) are still being deleted: about two minutes for 200"
+            "the last run's namespaces ({NS_PREFIX}{n}-*) are still being deleted (200 take about two minutes); the next run waits for them"
         );
     }
     println!(

@@ -113,10 +113,11 @@ struct Args {
     /// Address of the plain-HTTP port for /healthz, /readyz and /metrics.
     #[arg(long, env = "AIS_HEALTH_ADDR", default_value = "0.0.0.0:8081")]
     health_addr: SocketAddr,
-    /// Reconciles that run at once, across clusters (one cluster never has two); 0: no bound.
+    /// Reconciles that run at once across the clusters of one watch scope (all namespaces, or
+    /// each namespace of `--watch-namespaces`); one cluster never has two; 0: no bound.
     /// A start or a re-list reconciles every cluster at once, and each reconcile in flight
     /// leaves freed fragments between what the caches keep: with 200 clusters a restarted
-    /// controller holds 74 MiB at 32, 59 MiB at 8 (decision 020).
+    /// controller holds 71–73 MiB at 32, 58 MiB at 8 (decision 020).
     #[arg(long, env = "AIS_MAX_CONCURRENT_RECONCILES", default_value_t = 8)]
     max_concurrent_reconciles: u16,
     /// Log format: text or json.
