@@ -134,5 +134,11 @@ pub fn run(logs: &std::path::Path) -> Result<Vec<Step>> {
         ],
         None,
     );
+    // The scale runs start on a quiet cluster: the namespace's deletion (its PVCs and
+    // volumes) ran into the first of them.
+    kubectl_ok(
+        &["delete", "namespace", ns, "--wait=true", "--timeout=300s"],
+        None,
+    );
     Ok(steps)
 }

@@ -60,6 +60,14 @@ impl Pods {
         }
     }
 
+    /// Forgets every pod: a new watch lists them all again, and a pod deleted while no watch
+    /// ran would otherwise stay, its IP answering for the new pod that kwok gave it to.
+    fn clear(&self) {
+        if let Ok(mut map) = self.by_key.write() {
+            map.clear();
+        }
+    }
+
     /// Every pod with an IP (a snapshot).
     pub fn all(&self) -> Vec<SimPod> {
         self.by_key
@@ -273,6 +281,7 @@ pub fn start(ns_prefix: &str, ports: &[u16]) -> Result<Simulator, String> {
                 None => match spawn_watch() {
                     Ok((child, out)) => {
                         *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(child);
+                        pods_of_watch.clear();
                         out
                     }
                     Err(_) => {
