@@ -116,6 +116,30 @@ pub fn scale_down(t: &TargetInput<'_>) -> Step {
                 }
             }
         };
+        // A target the rollout restarted is in the operator's maintenance until it is back;
+        // `rolling()` ends once its pod exists on the new revision, ready or not. Asked to
+        // decommission a target that is not running, AIS removes it without moving its data,
+        // so it is brought back first (a broken pod, which will not come back, goes as is).
+        if !retain
+            && node.in_maintenance()
+            && !node.is_decommissioning()
+            && r.maintained.contains(&node.daemon_id)
+        {
+            match pod {
+                Some(p) if p.ready || p.not_serving() => {}
+                Some(p) if p.running && !p.terminating => {
+                    return Step::Call(vec![AisCall::StopMaintenance {
+                        node: node.daemon_id.clone(),
+                        pod: name,
+                    }]);
+                }
+                _ => {
+                    return Step::poll(format!(
+                        "waiting for target {name}, restarted in maintenance, to run again before it is decommissioned (its data moves only from a running target)"
+                    ));
+                }
+            }
+        }
         if retain {
             if !node.in_maintenance() {
                 calls.push(AisCall::StartMaintenance {

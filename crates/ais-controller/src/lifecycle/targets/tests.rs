@@ -469,3 +469,41 @@ fn a_decommission_whose_rebalance_was_renewed_is_asked_again_once_none_runs() {
     t.role.smap = Some(&m);
     assert_eq!(plan(&t), Step::Scale(3));
 }
+
+/// The e2e case that lost objects (decision 021): an upgrade and a scale-down 3 -> 2 in one
+/// patch; the rollout restarted the last target, whose pod exists again on the new revision
+/// but is not ready, its node still in the operator's maintenance.
+#[test]
+fn a_target_restarted_in_maintenance_is_brought_back_before_its_decommission() {
+    let s = sts(3, "b");
+    let in_maintenance = smap(&[(0, 0)], &[(0, 0), (1, 0), (2, MAINT)], None);
+    let back = smap(&[(0, 0)], &[(0, 0), (1, 0), (2, 0)], None);
+    let step = |pods: &[crate::lifecycle::PodView], m: &ais_client::Smap| {
+        plan(&TargetInput {
+            role: input(2, &s, pods, Some(m)),
+            mode: ScaleDownMode::SafeDecommission,
+            rebalance_enabled: true,
+            rebalance: &Rebalance::Unknown,
+        })
+    };
+    let mut starting = targets(3, "b");
+    starting[2].ready = false;
+    starting[2].running = false;
+    let waiting = step(&starting, &in_maintenance);
+    assert!(matches!(waiting, Step::Wait { .. }), "{waiting:?}");
+    let mut running = starting.clone();
+    running[2].running = true;
+    assert_eq!(
+        step(&running, &in_maintenance),
+        Step::Call(vec![AisCall::StopMaintenance {
+            node: "target2".into(),
+            pod: "ais-target-2".into(),
+        }])
+    );
+    // Back and serving, out of maintenance: now its data can move.
+    let decommission = step(&targets(3, "b"), &back);
+    assert!(
+        matches!(&decommission, Step::Call(c) if matches!(c[0], AisCall::Decommission { .. })),
+        "{decommission:?}"
+    );
+}
