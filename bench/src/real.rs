@@ -135,16 +135,7 @@ pub fn run(logs: &std::path::Path) -> Result<Vec<Step>> {
         None,
     );
     // The scale runs start on a quiet cluster: the namespace's deletion (its PVCs) ran into
-    // the first of them. A deletion that outlasts the wait costs the scale runs some quiet,
-    // not the steps measured above.
-    let gone = ais_e2e::kubectl(
-        &["delete", "namespace", ns, "--wait=true", "--timeout=300s"],
-        None,
-    );
-    if !gone.status.success() {
-        eprintln!(
-            "namespace {ns} not deleted within 300 s; the scale runs start beside its deletion"
-        );
-    }
+    // the first of them.
+    crate::remove_namespaces(&[ns.to_string()], true);
     Ok(steps)
 }

@@ -124,21 +124,13 @@ pub fn scale_down(t: &TargetInput<'_>) -> Step {
             && node.in_maintenance()
             && !node.is_decommissioning()
             && r.maintained.contains(&node.daemon_id)
+            && !pod.is_some_and(|p| p.ready || p.not_serving())
         {
-            match pod {
-                Some(p) if p.ready || p.not_serving() => {}
-                Some(p) if p.running && !p.terminating => {
-                    return Step::Call(vec![AisCall::StopMaintenance {
-                        node: node.daemon_id.clone(),
-                        pod: name,
-                    }]);
-                }
-                _ => {
-                    return Step::poll(format!(
-                        "waiting for target {name}, restarted in maintenance, to run again before it is decommissioned (its data moves only from a running target)"
-                    ));
-                }
-            }
+            return pod.and_then(|p| resume_pod(r, p)).unwrap_or_else(|| {
+                Step::poll(format!(
+                    "waiting for target {name}, restarted in maintenance, to run again before it is decommissioned (its data moves only from a running target)"
+                ))
+            });
         }
         if retain {
             if !node.in_maintenance() {
