@@ -89,18 +89,25 @@ pub fn rollout(r: &RoleInput<'_>) -> Step {
         return Step::wait(format!("waiting for proxy {} to update", r.pod_name(i)));
     }
     // Pods from the partition up are updated and ready: hand the primary to the highest one
-    // before pod 0 restarts.
+    // before pod 0 restarts. When a scale-down waits for the rollout (an image and a size
+    // changed in one edit), a pod that stays is preferred: the primary on a removed pod would
+    // have to move a second time, while pod 0 may still be rejoining.
     let Some(smap) = r.smap else {
         return Step::poll("AIS does not answer: the primary stays until it can be moved");
     };
     let primary_below = (0..partition).any(|i| smap.primary_is_pod(&r.pod_name(i)));
     if primary_below {
-        let candidate = (partition..r.sts.replicas).rev().find_map(|i| {
+        let electable = |i: i32| {
             let name = r.pod_name(i);
             smap.find_by_pod_name(&name)
                 .filter(|n| !n.in_maint_or_decomm() && !n.is_non_electable())
                 .map(|n| (n.daemon_id.clone(), name))
-        });
+        };
+        let staying = partition..r.sts.replicas.min(r.desired);
+        let candidate = staying
+            .rev()
+            .find_map(electable)
+            .or_else(|| (partition..r.sts.replicas).rev().find_map(electable));
         return match candidate {
             Some((node, pod)) => Step::Call(vec![AisCall::SetPrimary { node, pod }]),
             None => Step::poll("waiting for an updated proxy to join the cluster map"),
@@ -291,5 +298,50 @@ mod tests {
         ));
         p[0].revision = Some("b".into());
         assert_eq!(plan(&input(3, &s, &p, Some(&m))), Step::Done);
+    }
+
+    /// An image change and 3 → 2 proxies in one edit: the rollout hands the primary to a pod
+    /// that stays, so the scale-down that follows (while pod 0 still rejoins) moves nothing.
+    #[test]
+    fn a_rollout_before_a_scale_down_hands_the_primary_to_a_pod_that_stays() {
+        let mut s = sts(3, "a");
+        s.update_revision = Some("b".into());
+        s.partition = 1;
+        let mut p = proxies(3, "a");
+        p[1].revision = Some("b".into());
+        p[2].revision = Some("b".into());
+        let m = smap(&[(0, 0), (1, 0), (2, 0)], &[], Some(0));
+        assert_eq!(
+            plan(&input(2, &s, &p, Some(&m))),
+            Step::Call(vec![AisCall::SetPrimary {
+                node: "proxy1".into(),
+                pod: "ais-proxy-1".into()
+            }])
+        );
+        // Pod 0 restarted on the new revision and is not ready yet: the rollout no longer
+        // holds the scale-down, which decommissions the removed proxy without a handoff.
+        s.partition = 0;
+        p[0].revision = Some("b".into());
+        p[0].ready = false;
+        let m = smap(&[(0, 0), (1, 0), (2, 0)], &[], Some(1));
+        assert_eq!(
+            plan(&input(2, &s, &p, Some(&m))),
+            Step::Call(vec![AisCall::Decommission {
+                node: "proxy2".into(),
+                pod: "ais-proxy-2".into(),
+                rm_user_data: false
+            }])
+        );
+        // With one proxy left, the only updated pod still leads.
+        let m = smap(&[(0, 0), (1, 0), (2, 0)], &[], Some(0));
+        s.partition = 1;
+        p[0] = pod("ais-proxy", 0, "a");
+        assert_eq!(
+            plan(&input(1, &s, &p, Some(&m))),
+            Step::Call(vec![AisCall::SetPrimary {
+                node: "proxy2".into(),
+                pod: "ais-proxy-2".into()
+            }])
+        );
     }
 }
