@@ -1,5 +1,8 @@
 //! Bootstrap of a new cluster: one proxy first (it becomes the primary), then every proxy,
-//! then, once a proxy serves, all targets at once.
+//! then, once a proxy serves, all targets at once. When the primary already serves as the
+//! other proxies are asked for, the targets are asked for with them: the reference operator
+//! does the same in one reconcile, and a separate step waited for the next event burst to
+//! settle (about a second per cluster on kwok, issue 16).
 
 use super::{PodView, StsView};
 
@@ -25,6 +28,13 @@ pub enum Bootstrap {
     Proxies(i32),
     /// Create the target StatefulSet with this many replicas.
     Targets(i32),
+    /// Resize the proxy StatefulSet and create the target StatefulSet: a proxy serves.
+    ProxiesAndTargets {
+        /// Proxy replicas.
+        proxies: i32,
+        /// Target replicas.
+        targets: i32,
+    },
     /// Wait for a pod event.
     Wait(String),
     /// Both StatefulSets exist: the cluster is created.
@@ -43,10 +53,17 @@ pub fn plan(b: &BootstrapInput<'_>) -> Bootstrap {
     if !first.is_some_and(|p| p.running) {
         return Bootstrap::Wait("waiting for the primary proxy to come up".into());
     }
+    let serving = b.proxy_pods.iter().any(|p| p.ready);
     if proxy.replicas < b.proxies {
+        if serving {
+            return Bootstrap::ProxiesAndTargets {
+                proxies: b.proxies,
+                targets: b.targets,
+            };
+        }
         return Bootstrap::Proxies(b.proxies);
     }
-    if !b.proxy_pods.iter().any(|p| p.ready) {
+    if !serving {
         return Bootstrap::Wait("waiting for a proxy to be ready".into());
     }
     Bootstrap::Targets(b.targets)
@@ -85,5 +102,28 @@ mod tests {
         let t = sts(4, "a");
         b.target_sts = Some(&t);
         assert_eq!(plan(&b), Bootstrap::Created);
+    }
+
+    #[test]
+    fn a_primary_that_already_serves_gets_the_other_proxies_and_the_targets_at_once() {
+        let one = sts(1, "a");
+        let pods = [pod("ais-proxy", 0, "a")];
+        let mut b = BootstrapInput {
+            proxies: 3,
+            targets: 4,
+            proxy_sts: Some(&one),
+            proxy_pods: &pods,
+            target_sts: None,
+        };
+        assert_eq!(
+            plan(&b),
+            Bootstrap::ProxiesAndTargets {
+                proxies: 3,
+                targets: 4
+            }
+        );
+        // One proxy in all: nothing to resize.
+        b.proxies = 1;
+        assert_eq!(plan(&b), Bootstrap::Targets(4));
     }
 }

@@ -211,6 +211,15 @@ impl Running<'_> {
                     .ready(false, "Bootstrapping", format!("starting {n} proxy pod(s)"));
                 Requeue::After(WATCHED)
             }
+            Bootstrap::ProxiesAndTargets { proxies, targets } => {
+                self.apply_sts(Role::Proxy, proxies, true, None);
+                self.apply_sts(Role::Target, targets, true, None);
+                self.draft.status.created = true;
+                self.draft.state(ClusterState::Created);
+                self.draft
+                    .ready(false, "Created", "waiting for the pods to become ready");
+                Requeue::After(WATCHED)
+            }
             Bootstrap::Targets(n) => {
                 self.apply_sts(Role::Target, n, true, None);
                 self.draft.status.created = true;
