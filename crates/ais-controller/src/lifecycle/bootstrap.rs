@@ -1,5 +1,5 @@
 //! Bootstrap of a new cluster: one proxy first (it becomes the primary), then every proxy,
-//! then, once a proxy serves, all targets at once. When the primary already serves as the
+//! then, once a proxy pod is ready, all targets at once. When one is already ready as the
 //! other proxies are asked for, the targets are asked for with them: the reference operator
 //! does the same in one reconcile, and a separate step waited for the next event burst to
 //! settle (about a second per cluster on kwok, issue 16).

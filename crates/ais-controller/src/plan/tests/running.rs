@@ -47,6 +47,29 @@ fn targets_start_once_a_proxy_is_ready() {
     assert!(p.status.unwrap().created);
 }
 
+/// Three proxies asked for, the first one already ready when the others are: the proxy resize
+/// and the target StatefulSet go in one reconcile; with the first proxy not yet ready, only
+/// the proxies.
+#[test]
+fn a_ready_first_proxy_gets_the_other_proxies_and_the_targets_in_one_reconcile() {
+    let mut w = fresh().with(|a| a.spec.proxy_spec.size = Some(3));
+    let d = w.desired();
+    w.o.statefulsets.proxy = Some(live_sts(&d.proxy_statefulset, 1, 1, "r1", "r1"));
+    w.o.pods.proxy = vec![pod("ais-proxy", 0, "r1")];
+    let p = w.plan();
+    assert_eq!(
+        sts_applies(&p),
+        vec![(Role::Proxy, 3, true), (Role::Target, 1, true)]
+    );
+    assert_eq!(state(&p), Some(ClusterState::Created));
+    assert!(p.status.unwrap().created);
+
+    w.o.pods.proxy[0].ready = false;
+    let p = w.plan();
+    assert_eq!(sts_applies(&p), vec![(Role::Proxy, 3, true)]);
+    assert!(!p.status.unwrap().created);
+}
+
 #[test]
 fn load_balancers_without_addresses_hold_everything() {
     let w = fresh().with(|a| a.spec.enable_external_lb = Some(true));
