@@ -213,21 +213,9 @@ impl Running<'_> {
             }
             Bootstrap::ProxiesAndTargets { proxies, targets } => {
                 self.apply_sts(Role::Proxy, proxies, true, None);
-                self.apply_sts(Role::Target, targets, true, None);
-                self.draft.status.created = true;
-                self.draft.state(ClusterState::Created);
-                self.draft
-                    .ready(false, "Created", "waiting for the pods to become ready");
-                Requeue::After(WATCHED)
+                self.create_targets(targets)
             }
-            Bootstrap::Targets(n) => {
-                self.apply_sts(Role::Target, n, true, None);
-                self.draft.status.created = true;
-                self.draft.state(ClusterState::Created);
-                self.draft
-                    .ready(false, "Created", "waiting for the pods to become ready");
-                Requeue::After(WATCHED)
-            }
+            Bootstrap::Targets(n) => self.create_targets(n),
             Bootstrap::Wait(reason) => {
                 self.draft.ready(false, "Bootstrapping", reason);
                 Requeue::After(WATCHED)
@@ -237,6 +225,16 @@ impl Running<'_> {
                 Requeue::After(NEXT)
             }
         }
+    }
+
+    /// Bootstrap's last step: the target StatefulSet at full size; the cluster is created.
+    fn create_targets(&mut self, n: i32) -> Requeue {
+        self.apply_sts(Role::Target, n, true, None);
+        self.draft.status.created = true;
+        self.draft.state(ClusterState::Created);
+        self.draft
+            .ready(false, "Created", "waiting for the pods to become ready");
+        Requeue::After(WATCHED)
     }
 
     /// Why the desired pod template of a role must replace the live one, if it must.
